@@ -1,0 +1,1 @@
+"""The LLVM JIT engine of TBPF (``engine="jit"``): lowering, compilation, caching."""

@@ -1,0 +1,700 @@
+"""The JIT engine: compile lowered IR with LLVM, cache it, run it through ctypes.
+
+The only module that imports ``llvmlite.binding``. Lifecycle (numba's codegen pattern,
+with LLJIT and object images as LLVMLITE_NOTES recommends):
+
+* :class:`Codegen` (one per process) initialises LLVM once, owns the target description
+  (triple, CPU, features: part of every cache key) and turns IR text into object code:
+  tier 0 ("fast": no IR passes, FastISel, ~tens of ms per 1,000 instructions) or tier 2
+  ("optimized": the O2 pipeline).
+* Object code is linked into an LLJIT :class:`_Generation`; a generation serves a bounded
+  number of links and is disposed once all its programs are gone, so loading and
+  dropping any number of programs keeps memory bounded.
+* :class:`JitProgram` is one program compiled for one syscall set and lowering
+  options. It starts on tier 0 (or on a tier-2 object found in the disk cache) and,
+  once it has run ``tier_up_runs`` times, compiles tier 2 in a background thread and
+  swaps the entry point atomically.
+* :class:`DiskCache` stores object images content-addressed by program hash + syscall
+  resolution + options + tier + TBPF/ABI version + target CPU and features, written
+  atomically (tmp + rename) with a checksum that is verified on every read: a corrupt
+  entry is detected, deleted and recompiled, never run.
+* :class:`JitEngine` implements the engine protocol of :mod:`tbpf.vm`. Anything the
+  compiled code does not finish itself (a block the budget cannot pay for, a ``callx``
+  into a slot that is not a compiled entry, a run that does not start at the entry) is
+  finished by the reference interpreter from the exact same state.
+
+Environment: ``TBPF_CACHE_DIR`` (cache location, ``off`` disables it), ``TBPF_JIT_TIER``
+(``auto``, ``fast``, ``optimized``), ``TBPF_DUMP_IR`` and ``TBPF_DUMP_ASM`` (a directory
+that receives ``<hash>.ll``/``<hash>.opt.ll`` and ``<hash>.s`` files, or ``1`` for
+stderr).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import hashlib
+import itertools
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tbpf import __version__ as TBPF_VERSION
+from tbpf.errors import (
+    AccessType, CallDepthExceededError, CallOutsideTextSegmentError, InternalError,
+    JITError, ProgramFault, SyscallError, fault_class,
+)
+from tbpf.executable import Executable
+from tbpf.isa import Form
+from tbpf.memory import MemoryMap
+from tbpf.syscalls import Syscall, SyscallContext, SyscallRegistry, invoke_syscall
+from tbpf.vm import VmState
+
+from . import abi
+from .lowering import ENTRY_SYMBOL, LoweredProgram, LoweringOptions, lower
+
+__all__ = ["JitConfig", "JitEngine", "JitProgram", "Codegen", "DiskCache", "codegen",
+           "TIER_FAST", "TIER_OPTIMIZED"]
+
+TIER_FAST = 0
+TIER_OPTIMIZED = 2
+
+_U64 = ctypes.c_uint64
+
+
+# ======================================================================================
+# Configuration
+# ======================================================================================
+
+def _default_cache_dir() -> Path | None:
+    env = os.environ.get("TBPF_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "none", "0") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tbpf" / "jit"
+
+
+@dataclass(frozen=True)
+class JitConfig:
+    """JIT settings.
+
+    Attributes:
+        tier: ``"auto"`` (fast tier first, optimized in the background once the program
+            is run repeatedly), ``"fast"`` (tier 0 only) or ``"optimized"`` (compile O2
+            before the first run).
+        tier_up_runs: runs after which ``auto`` compiles the optimized tier.
+        cache_dir: on-disk code cache (``None`` disables it).
+        max_programs: compiled programs kept in process (LRU).
+        links_per_generation: links before a fresh LLJIT instance is started.
+        dump_ir / dump_asm: directory (or ``"-"`` for stderr) receiving IR / assembly.
+    """
+
+    tier: str = field(default_factory=lambda: os.environ.get("TBPF_JIT_TIER", "auto"))
+    tier_up_runs: int = 2
+    cache_dir: Path | None = field(default_factory=_default_cache_dir)
+    max_programs: int = 256
+    links_per_generation: int = 1000
+    dump_ir: str | None = field(default_factory=lambda: _dump_target("TBPF_DUMP_IR"))
+    dump_asm: str | None = field(default_factory=lambda: _dump_target("TBPF_DUMP_ASM"))
+
+    def __post_init__(self) -> None:
+        if self.tier not in ("auto", "fast", "optimized"):
+            raise ValueError(f"unknown JIT tier {self.tier!r} (auto, fast, optimized)")
+
+
+def _dump_target(var: str) -> str | None:
+    value = os.environ.get(var)
+    if not value or value == "0":
+        return None
+    return "-" if value == "1" else value
+
+
+# ======================================================================================
+# LLVM: initialisation, target, compilation
+# ======================================================================================
+
+_LLVM_LOCK = threading.RLock()
+
+
+class Codegen:
+    """Process-wide LLVM state: target description and IR → object compilation."""
+
+    def __init__(self) -> None:
+        import llvmlite.binding as llvm
+        self.llvm = llvm
+        with _LLVM_LOCK:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            self.triple = llvm.get_process_triple()
+            self.target = llvm.Target.from_triple(self.triple)
+            self.cpu = llvm.get_host_cpu_name()
+            self.features = llvm.get_host_cpu_features().flatten()
+        self.llvm_version = ".".join(map(str, llvm.llvm_version_info))
+
+    def magic(self) -> str:
+        """What a cached object depends on besides the program (target and versions)."""
+        return "|".join((self.triple, self.cpu, self.features, self.llvm_version,
+                         TBPF_VERSION, str(abi.ABI_VERSION)))
+
+    def target_machine(self, tier: int) -> Any:
+        """A fresh TargetMachine (never shared: LLJIT/MCJIT may take ownership)."""
+        return self.target.create_target_machine(
+            cpu=self.cpu, features=self.features, opt=0 if tier == TIER_FAST else 2,
+            reloc="pic", codemodel="jitdefault", jit=True)
+
+    def compile(self, ir: str, tier: int, config: JitConfig, name: str) -> bytes:
+        """IR text → relocatable object bytes for ``tier``.
+
+        Raises:
+            JITError: if LLVM rejects the module (a lowering bug, reported, never run).
+        """
+        llvm = self.llvm
+        with _LLVM_LOCK:
+            try:
+                module = llvm.parse_assembly(ir)
+                module.verify()
+            except RuntimeError as exc:
+                raise JITError(f"LLVM rejected the lowered module: {exc}") from exc
+            _dump(config.dump_ir, f"{name}.ll", ir)
+            tm = self.target_machine(tier)
+            if tier == TIER_OPTIMIZED:
+                pto = llvm.create_pipeline_tuning_options(speed_level=2)
+                pb = llvm.create_pass_builder(tm, pto)
+                pm = pb.getModulePassManager()
+                pm.run(module, pb)
+                if config.dump_ir:
+                    _dump(config.dump_ir, f"{name}.opt.ll", str(module))
+            if config.dump_asm:
+                _dump(config.dump_asm, f"{name}.t{tier}.s", tm.emit_assembly(module))
+            return bytes(tm.emit_object(module))
+
+
+def _dump(target: str | None, name: str, text: str) -> None:
+    if not target:
+        return
+    if target == "-":
+        sys.stderr.write(f"; ---- {name} ----\n{text}\n")
+        return
+    path = Path(target)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / name).write_text(text)
+
+
+_CODEGEN: Codegen | None = None
+_CODEGEN_LOCK = threading.Lock()
+
+
+def codegen() -> Codegen:
+    """The process's :class:`Codegen` (created on first use)."""
+    global _CODEGEN
+    with _CODEGEN_LOCK:
+        if _CODEGEN is None:
+            _CODEGEN = Codegen()
+        return _CODEGEN
+
+
+# ======================================================================================
+# Linking: LLJIT generations
+# ======================================================================================
+
+class _Generation:
+    """One LLJIT instance. Retired after ``limit`` links; closed when its last program
+    is gone (the per-library bookkeeping is only freed with the LLJIT itself)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, limit: int) -> None:
+        cg = codegen()
+        with _LLVM_LOCK:
+            self.lljit = cg.llvm.create_lljit_compiler(cg.target_machine(TIER_OPTIMIZED))
+        self.limit = limit
+        self.links = 0
+        self.live = 0
+        self.retired = False
+        self.id = next(self._ids)
+
+    def link(self, obj: bytes) -> tuple[Any, int]:
+        cg = codegen()
+        with _LLVM_LOCK:
+            self.links += 1
+            self.live += 1
+            name = f"tbpf_g{self.id}_{self.links}"
+            tracker = (cg.llvm.JITLibraryBuilder().add_object_img(obj)
+                       .export_symbol(ENTRY_SYMBOL).link(self.lljit, name))
+            address = tracker[ENTRY_SYMBOL]
+        if not address:
+            raise JITError("the JIT linker returned no entry address")
+        return tracker, int(address)
+
+    def release(self) -> None:
+        with _LLVM_LOCK:
+            self.live -= 1
+            if self.retired and self.live == 0 and self.lljit is not None:
+                self.lljit.close()
+                self.lljit = None
+
+
+class _Linker:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.current: _Generation | None = None
+
+    def link(self, obj: bytes, limit: int) -> tuple[Any, int, _Generation]:
+        with self.lock:
+            gen = self.current
+            if gen is None or gen.links >= gen.limit:
+                if gen is not None:
+                    gen.retired = True
+                    if gen.live == 0:
+                        gen.live += 1
+                        gen.release()
+                gen = self.current = _Generation(limit)
+        tracker, address = gen.link(obj)
+        return tracker, address, gen
+
+
+_LINKER = _Linker()
+
+
+class _NativeCode:
+    """A linked object: keeps the code alive as long as it is referenced."""
+
+    def __init__(self, obj: bytes, tier: int, limit: int) -> None:
+        self.tracker, self.address, generation = _LINKER.link(obj, limit)
+        self.tier = tier
+        self.function = abi.ENTRY_CFUNC(self.address)
+        self.object_size = len(obj)
+        tracker = self.tracker
+        # Drop the tracker before telling the generation, so the code is unloaded first.
+        self._finalizer = weakref.finalize(self, _release_code, [tracker], generation)
+        del tracker
+
+
+def _release_code(holder: list[Any], generation: _Generation) -> None:
+    holder.clear()
+    generation.release()
+
+
+# ======================================================================================
+# Disk cache
+# ======================================================================================
+
+_MAGIC = b"TBPFJIT1"
+
+
+class DiskCache:
+    """Object images on disk, one file per key: ``magic | sha256(key) | sha256(obj) | obj``.
+
+    Writes are atomic (temporary file + ``os.replace``); every read re-checks the key and
+    the checksum, and a corrupt entry is removed (the caller recompiles).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.obj"
+
+    def get(self, key: str) -> bytes | None:
+        """The object stored under ``key``, or ``None`` (missing or corrupt)."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        header = len(_MAGIC) + 64
+        key_digest = hashlib.sha256(key.encode()).digest()
+        if (len(data) < header or data[:len(_MAGIC)] != _MAGIC
+                or data[len(_MAGIC):len(_MAGIC) + 32] != key_digest
+                or hashlib.sha256(data[header:]).digest() != data[len(_MAGIC) + 32:header]):
+            self.corrupt += 1
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+        self.hits += 1
+        return data[header:]
+
+    def put(self, key: str, obj: bytes) -> None:
+        """Store ``obj`` atomically; failures (read-only disk, full disk) are ignored."""
+        path = self._path(key)
+        blob = _MAGIC + hashlib.sha256(key.encode()).digest() + hashlib.sha256(obj).digest() + obj
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(blob)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass
+
+
+# ======================================================================================
+# Programs
+# ======================================================================================
+
+def _resolved_syscall_keys(exe: Executable, insns: Any, syscalls: SyscallRegistry) -> tuple[int, ...]:
+    keys = set()
+    for insn in insns:
+        if insn is not None and insn.spec is not None and insn.spec.form is Form.CALL_IMM:
+            key = insn.imm & 0xFFFF_FFFF
+            if (insn.src == 0 or not insn.spec.static_syscalls) and key in syscalls:
+                keys.add(key)
+    return tuple(sorted(keys))
+
+
+@dataclass
+class CompileStats:
+    """Timings of one program's compilation (seconds) and sizes."""
+
+    lower_s: float = 0.0
+    compile_s: dict[int, float] = field(default_factory=dict)
+    link_s: dict[int, float] = field(default_factory=dict)
+    cache_hit: dict[int, bool] = field(default_factory=dict)
+    instructions: int = 0
+
+
+class JitProgram:
+    """One program compiled for one syscall resolution and lowering options."""
+
+    def __init__(self, engine: "JitEngine", exe: Executable, syscalls: SyscallRegistry,
+                 options: LoweringOptions, key: str) -> None:
+        self.engine = engine
+        self.exe = exe
+        self.options = options
+        self.key = key
+        self.stats = CompileStats()
+        self.runs = 0
+        self.lock = threading.Lock()
+        self.tier_up_started = False
+        t0 = time.perf_counter()
+        self.lowered: LoweredProgram | None = lower(exe, exe.verify(), syscalls, options)
+        self.stats.lower_s = time.perf_counter() - t0
+        self.stats.instructions = self.lowered.num_instructions
+        self.syscall_keys = tuple(sc.key for sc in self.lowered.syscalls)
+        self.ctx_words = abi.ctx_words(exe.config.max_call_depth)
+        config = engine.config
+        self.code: _NativeCode
+        cached = self._cached(TIER_OPTIMIZED)
+        if cached is not None:
+            self.code = cached
+        elif config.tier == "optimized":
+            self.code = self._build(TIER_OPTIMIZED)
+        else:
+            self.code = self._cached(TIER_FAST) or self._build(TIER_FAST)
+        if self.code.tier == TIER_OPTIMIZED:
+            self.lowered = None  # nothing left to compile: drop the IR
+
+    @property
+    def tier(self) -> int:
+        """The tier currently executing."""
+        return self.code.tier
+
+    def _cache_key(self, tier: int) -> str:
+        return hashlib.sha256(f"{self.key}|tier{tier}".encode()).hexdigest()
+
+    def _cached(self, tier: int) -> _NativeCode | None:
+        cache = self.engine.disk_cache
+        if cache is None:
+            return None
+        obj = cache.get(self._cache_key(tier))
+        if obj is None:
+            return None
+        t0 = time.perf_counter()
+        code = _NativeCode(obj, tier, self.engine.config.links_per_generation)
+        self.stats.link_s[tier] = time.perf_counter() - t0
+        self.stats.cache_hit[tier] = True
+        return code
+
+    def _build(self, tier: int) -> _NativeCode:
+        lowered = self.lowered
+        if lowered is None:
+            raise InternalError("tier compile requested after the IR was dropped")
+        t0 = time.perf_counter()
+        obj = codegen().compile(lowered.ir, tier, self.engine.config, self.key[:16])
+        t1 = time.perf_counter()
+        code = _NativeCode(obj, tier, self.engine.config.links_per_generation)
+        self.stats.compile_s[tier] = t1 - t0
+        self.stats.link_s[tier] = time.perf_counter() - t1
+        self.stats.cache_hit[tier] = False
+        if self.engine.disk_cache is not None:
+            self.engine.disk_cache.put(self._cache_key(tier), obj)
+        return code
+
+    def note_run(self) -> None:
+        """Count a run and start the optimized tier when the program proves hot."""
+        self.runs += 1
+        if (self.engine.config.tier == "auto" and self.code.tier == TIER_FAST
+                and self.runs >= self.engine.config.tier_up_runs and not self.tier_up_started):
+            self.tier_up_started = True
+            self.engine.background.submit(self)
+
+    def tier_up(self) -> None:
+        """Compile the optimized tier and swap it in (called on the background thread)."""
+        try:
+            code = self._build(TIER_OPTIMIZED)
+        except Exception:  # noqa: BLE001 - keep running on tier 0; the error is recorded
+            self.engine.tier_up_failures += 1
+            return
+        self.code = code  # one reference assignment: atomic under the GIL
+        self.lowered = None
+
+    def wait_optimized(self, timeout: float = 120.0) -> bool:
+        """Block until the optimized tier is in place (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self.code.tier != TIER_OPTIMIZED:
+            if not self.tier_up_started:
+                self.tier_up_started = True
+                self.engine.background.submit(self)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+
+class _Background:
+    """One daemon thread compiling optimized tiers in submission order."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[JitProgram] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, program: JitProgram) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._work, name="tbpf-jit-tier2",
+                                               daemon=True)
+                self.thread.start()
+        self.queue.put(program)
+
+    def _work(self) -> None:
+        while True:
+            program = self.queue.get()
+            program.tier_up()
+
+
+# ======================================================================================
+# Running
+# ======================================================================================
+
+class _Run:
+    """What the syscall callback needs to find for one native call."""
+
+    __slots__ = ("syscalls", "ctx", "words", "error")
+
+    def __init__(self, syscalls: list[Syscall], ctx: SyscallContext, words: np.ndarray) -> None:
+        self.syscalls = syscalls
+        self.ctx = ctx
+        self.words = words
+        self.error: BaseException | None = None
+
+
+_RUNS: dict[int, _Run] = {}
+_RUN_IDS = itertools.count(1)
+
+
+def _syscall_trampoline(ctx_addr: int, index: int, a1: int, a2: int, a3: int, a4: int,
+                        a5: int) -> int:
+    words: np.ndarray | None = None
+    try:
+        run_id = _U64.from_address(ctx_addr + 8 * abi.CTX_RUN_ID).value
+        run = _RUNS[run_id]
+        words = run.words
+        ctx = run.ctx
+        ctx.remaining = int(words[abi.CTX_REMAINING])
+        ctx.frame_depth = int(words[abi.CTX_DEPTH])
+        try:
+            return invoke_syscall(run.syscalls[index], ctx, a1, a2, a3, a4, a5)
+        finally:
+            words[abi.CTX_REMAINING] = ctx.remaining
+    except BaseException as exc:  # noqa: BLE001 - nothing may unwind through native code
+        try:
+            if words is None:
+                _U64.from_address(ctx_addr + 8 * abi.CTX_SYSCALL_FAILED).value = 1
+            else:
+                words[abi.CTX_SYSCALL_FAILED] = 1
+            run = _RUNS.get(_U64.from_address(ctx_addr + 8 * abi.CTX_RUN_ID).value)
+            if run is not None:
+                run.error = exc
+        except BaseException:  # noqa: BLE001
+            pass
+        return 0
+
+
+_TRAMPOLINE = abi.SYSCALL_CFUNC(_syscall_trampoline)
+_TRAMPOLINE_ADDR = ctypes.cast(_TRAMPOLINE, ctypes.c_void_p).value
+
+
+def _region_table(memory: MemoryMap) -> np.ndarray:
+    table = np.zeros(abi.NUM_REGION_SLOTS * abi.REGION_WORDS, dtype=np.uint64)
+    for index, region in enumerate(memory.regions[:abi.NUM_REGION_SLOTS]):
+        if region is None:
+            continue
+        row = index * abi.REGION_WORDS
+        table[row + abi.REGION_START] = region.vm_addr
+        table[row + abi.REGION_LOAD_LEN] = region.length
+        table[row + abi.REGION_STORE_LEN] = region.length if region.writable else 0
+        table[row + abi.REGION_HOST] = region.host_addr
+    return table
+
+
+class JitEngine:
+    """The JIT engine (``engine="jit"``)."""
+
+    name = "jit"
+
+    def __init__(self, config: JitConfig | None = None) -> None:
+        self.config = config or JitConfig()
+        self.disk_cache = DiskCache(self.config.cache_dir) if self.config.cache_dir else None
+        self.programs: collections.OrderedDict[str, JitProgram] = collections.OrderedDict()
+        # Identity fast path: (exe, syscalls, options) -> program, without hashing the text.
+        self._by_identity: dict[tuple[Executable, SyscallRegistry, LoweringOptions],
+                                JitProgram] = {}
+        self.lock = threading.Lock()
+        self.background = _Background()
+        self.tier_up_failures = 0
+        self.handovers = 0
+        from interp.interpreter import Interpreter
+        self.interpreter = Interpreter()
+
+    # --- compilation --------------------------------------------------------------------
+    def program(self, exe: Executable, syscalls: SyscallRegistry,
+                options: LoweringOptions = LoweringOptions()) -> JitProgram:
+        """The compiled program for ``exe`` (compiled on first use, then cached)."""
+        fast_key = (exe, syscalls, options)
+        program = self._by_identity.get(fast_key)
+        if program is not None and program.key in self.programs:
+            return program
+        program = self._program(exe, syscalls, options)
+        with self.lock:
+            self._by_identity[fast_key] = program
+            while len(self._by_identity) > 4 * self.config.max_programs:
+                self._by_identity.pop(next(iter(self._by_identity)))
+        return program
+
+    def _program(self, exe: Executable, syscalls: SyscallRegistry,
+                 options: LoweringOptions) -> JitProgram:
+        insns = exe.verify()
+        keys = _resolved_syscall_keys(exe, insns, syscalls)
+        key = hashlib.sha256(
+            f"{exe.digest}|{keys}|{options}|{codegen().magic()}".encode()).hexdigest()
+        with self.lock:
+            program = self.programs.get(key)
+            if program is not None:
+                self.programs.move_to_end(key)
+                return program
+        program = JitProgram(self, exe, syscalls, options, key)
+        with self.lock:
+            existing = self.programs.get(key)
+            if existing is not None:
+                return existing
+            self.programs[key] = program
+            while len(self.programs) > self.config.max_programs:
+                self.programs.popitem(last=False)
+        return program
+
+    def compile(self, exe: Executable, syscalls: SyscallRegistry | None = None, *,
+                tier: str | None = None) -> JitProgram:
+        """Compile ahead of time (``tier="optimized"`` waits for O2)."""
+        from tbpf.syscalls import solana_syscalls
+        program = self.program(exe, syscalls if syscalls is not None else solana_syscalls())
+        if tier == "optimized":
+            program.wait_optimized()
+        return program
+
+    # --- execution ----------------------------------------------------------------------
+    def execute(self, exe: Executable, memory: MemoryMap, state: VmState,
+                ctx: SyscallContext, syscalls: SyscallRegistry) -> int:
+        """Run ``exe`` natively from ``state`` (see :class:`tbpf.vm.Engine`)."""
+        config = exe.config
+        if state.frames or state.pc != exe.entry_pc:
+            # Compiled code always starts at the entry; anything else is a hand-over.
+            return self.interpreter.execute(exe, memory, state, ctx, syscalls)
+        trusted = state.registers[10] == config.initial_frame_pointer(exe.version)
+        program = self.program(exe, syscalls, LoweringOptions(trust_frame_pointer=trusted))
+        program.note_run()
+        code = program.code
+        words = np.zeros(program.ctx_words, dtype=np.uint64)
+        words[:11] = state.registers
+        words[abi.CTX_PC] = state.pc
+        words[abi.CTX_REMAINING] = state.remaining
+        words[abi.CTX_SYSCALL_FN] = _TRAMPOLINE_ADDR
+        run_id = next(_RUN_IDS)
+        words[abi.CTX_RUN_ID] = run_id
+        table = _region_table(memory)
+        run = _Run([syscalls.get(k) or _missing(k) for k in program.syscall_keys], ctx, words)
+        _RUNS[run_id] = run
+        try:
+            status = code.function(words.ctypes.data, table.ctypes.data)
+        finally:
+            del _RUNS[run_id]
+        regs = [int(v) for v in words[:11]]
+        pc = int(words[abi.CTX_PC])
+        depth = int(words[abi.CTX_DEPTH])
+        frames = [tuple(int(v) for v in words[abi.CTX_FRAMES + abi.FRAME_WORDS * k:
+                                               abi.CTX_FRAMES + abi.FRAME_WORDS * (k + 1)])
+                  for k in range(depth)]
+        state.registers = regs
+        state.remaining = int(words[abi.CTX_REMAINING])
+        state.pc = pc
+        state.frames = frames  # type: ignore[assignment]
+        ctx.remaining = state.remaining
+        if status == abi.STATUS_EXIT:
+            return regs[0]
+        if status == abi.STATUS_BAIL:
+            self.handovers += 1
+            return self.interpreter.execute(exe, memory, state, ctx, syscalls)
+        if status == abi.STATUS_MEMORY_FAULT:
+            access = AccessType(int(words[abi.CTX_FAULT_ACCESS]))
+            fault = memory.fault(access, int(words[abi.CTX_FAULT_ADDR]),
+                                 int(words[abi.CTX_FAULT_SIZE]))
+            fault.pc = pc
+            raise fault
+        if status == abi.STATUS_SYSCALL_ERROR:
+            err = run.error
+            if isinstance(err, ProgramFault):
+                err.pc = pc
+                raise err
+            if isinstance(err, BaseException) and not isinstance(err, Exception):
+                raise err  # KeyboardInterrupt, SystemExit
+            raise SyscallError("HostError", repr(err), pc=pc)
+        if status == abi.STATUS_INTERNAL:
+            raise InternalError(f"JIT reached an impossible state at pc {pc}")
+        try:
+            cls = fault_class(status)
+        except InternalError:
+            raise InternalError(f"JIT returned unknown status {status}") from None
+        if cls is CallDepthExceededError:
+            raise CallDepthExceededError(config.max_call_depth, pc=pc)
+        if cls is CallOutsideTextSegmentError:
+            raise CallOutsideTextSegmentError(int(words[abi.CTX_FAULT_ADDR]), pc=pc)
+        if cls is SyscallError:  # pragma: no cover - syscalls use STATUS_SYSCALL_ERROR
+            raise SyscallError("HostError", pc=pc)
+        raise cls(pc=pc)  # type: ignore[call-arg]
+
+
+def _missing(key: int) -> Syscall:
+    raise InternalError(f"syscall {key:#x} vanished from the registry between compile and run")
+
