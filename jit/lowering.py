@@ -117,7 +117,7 @@ def lowered_forms() -> set[tuple[Form, Op]]:
             (Form.LDDW, Op.LDDW), (Form.LOAD, Op.LDX), (Form.STORE_IMM, Op.ST),
             (Form.STORE_REG, Op.STX), (Form.JA, Op.JA), (Form.CALL_IMM, Op.CALL),
             (Form.CALL_REG, Op.CALLX), (Form.EXIT, Op.EXIT)}
-    for op in _ICMP:
+    for op in list(_ICMP) + [Op.JSET]:
         out.add((Form.JUMP_IMM, op))
         out.add((Form.JUMP_REG, op))
     return out

@@ -1,0 +1,297 @@
+"""JIT-specific behaviour: adversarial programs, exact metering at hand-over, tiers,
+the disk cache (including corruption), the in-process cache, bounded memory, dumps."""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+
+import pytest
+
+import tbpf
+from tbpf.errors import SyscallError
+from tbpf.isa import all_specs
+from tbpf.syscalls import SyscallRegistry, solana_syscalls
+from tbpf.vm import load_program, run_executable
+
+from vmtest import run_both
+
+jit_engine = pytest.importorskip("jit.engine")
+from jit import abi  # noqa: E402
+from jit.engine import DiskCache, JitConfig, JitEngine  # noqa: E402
+from jit.lowering import LoweringOptions, lower, lowered_forms  # noqa: E402
+from interp.interpreter import handled_forms  # noqa: E402
+
+
+# --- adversarial programs: the right typed fault, the process survives -----------------
+
+ADVERSARIAL = [
+    ("div64 by zero register", "v0", "mov64 r0, 7\nmov64 r1, 0\ndiv64 r0, r1\nexit",
+     "DivideByZero", 2),
+    ("mod32 by zero register", "v0", "mov64 r0, 7\nmov64 r1, 0\nmod32 r0, r1\nexit",
+     "DivideByZero", 2),
+    ("sdiv64 INT_MIN / -1", "v2",
+     "mov64 r0, 1\nlsh64 r0, 63\nmov64 r1, -1\nsdiv64 r0, r1\nexit", "DivideOverflow", 3),
+    ("srem32 INT_MIN / -1 imm", "v2",
+     "mov32 r0, 1\nlsh32 r0, 31\nsrem32 r0, -1\nexit", "DivideOverflow", 2),
+    ("sdiv32 by zero register", "v2", "mov64 r0, 7\nmov64 r1, 0\nsdiv32 r0, r1\nexit",
+     "DivideByZero", 2),
+    ("load far out of range", "v0", "lddw r1, 0x500000000\nldxb r0, [r1]\nexit",
+     "AccessViolation", 2),
+    ("load from the v0 stack gap", "v0", "ldxdw r0, [r10+8]\nexit", "StackAccessViolation", 0),
+    ("store below the stack", "v0",
+     "lddw r1, 0x1ffffffff\nstb [r1], 1\nexit", "StackAccessViolation", 2),
+    ("store into read-only program", "v0",
+     "lddw r1, 0x100000000\nstb [r1], 1\nexit", "AccessViolation", 2),
+    ("store into read-only input", "v0", "stb [r1], 1\nexit", "AccessViolation", 0),
+    ("store past the heap", "v0",
+     "lddw r1, 0x300008000\nstb [r1-1], 1\nstb [r1], 1\nexit", "AccessViolation", 3),
+    ("call depth 65", "v0", "function_f:\ncall function_f\nexit", "CallDepthExceeded", 0),
+    ("callx into rodata (below text)", "v0", "mov64 r1, 8\ncallx r1\nexit",
+     "CallOutsideTextSegment", 1),
+    ("callx into the second slot of lddw", "v0",
+     "lddw r1, 0x100000008\ncallx r1\nexit", "UnsupportedInstruction", 1),
+    ("callx past the end", "v3", "lddw r1, 0x100000100\ncallx r1\nexit",
+     "CallOutsideTextSegment", 2),
+    ("infinite loop", "v0", "loop:\nadd64 r0, 1\nja loop", "ExceededMaxInstructions", None),
+    ("return past the end", "v0", "ja +1\nexit\ncall -2", "ExecutionOverrun", 3),
+    ("unresolved call", "v0", "syscall 77\nexit", "UnsupportedInstruction", 0),
+    ("call to a registered pc outside the text", "v0", "call 77\nexit",
+     "CallOutsideTextSegment", 0),
+    ("static call to an unknown syscall", "v3", "syscall 77\nexit", "UnsupportedInstruction", 0),
+]
+
+
+@pytest.mark.parametrize("name,version,src,kind,pc", ADVERSARIAL, ids=[a[0] for a in ADVERSARIAL])
+def test_adversarial_program_faults_identically(name, version, src, kind, pc):
+    out = run_both(src, version=version, input=bytes(16), budget=5000,
+                   input_writable=False)
+    assert out.error is not None and out.error.kind == kind, (name, out.error)
+    if pc is not None:
+        assert out.error.pc == pc
+
+
+def test_shifts_past_the_width_are_masked():
+    src = """
+        mov64 r0, 1
+        mov64 r1, 65
+        lsh64 r0, r1
+        mov32 r2, 1
+        mov32 r3, 33
+        lsh32 r2, r3
+        add64 r0, r2
+        mov64 r4, -1
+        mov64 r5, 127
+        rsh64 r4, r5
+        add64 r0, r4
+        exit"""
+    # 1 << (65 & 63) = 2; 1 << (33 & 31) = 2; -1 >> (127 & 63) = 1
+    assert run_both(src).result == 2 + 2 + 1
+
+
+def test_python_exception_in_a_syscall_is_a_syscall_error():
+    registry = solana_syscalls()
+
+    def broken(ctx, *args):
+        raise ZeroDivisionError("host bug")
+
+    registry.register("broken", broken)
+    out = run_both("mov64 r1, 5\nsyscall broken\nexit", syscalls=registry)
+    assert isinstance(out.error, SyscallError)
+    assert out.error.inner_kind == "HostError" and out.error.pc == 1
+
+
+def test_syscall_budget_shortage_drains_the_meter():
+    # sol_log_64_ costs 100; with 50 left the syscall fails and consumes everything.
+    out = run_both("syscall sol_log_64_\nexit", budget=50)
+    assert out.error.kind == "SyscallError" and out.error.inner_kind == "ComputationalBudgetExceeded"
+    assert out.compute_units == 50
+
+
+@pytest.mark.parametrize("budget", range(1, 14))
+def test_budget_exhausted_inside_a_block_is_exact(budget):
+    # One long block with stores: the JIT hands the unpayable block to the interpreter,
+    # so pc, compute units, registers and memory all match at every budget.
+    src = "\n".join(f"stb [r10-{i + 1}], {i}\nadd64 r0, {i}" for i in range(6)) + "\nexit"
+    out = run_both(src, budget=budget)
+    if budget >= 13:
+        assert out.error is None
+    else:
+        assert out.error.kind == "ExceededMaxInstructions" and out.error.pc == budget
+        assert out.compute_units == budget
+
+
+def test_fault_in_the_middle_of_a_block_refunds_the_rest():
+    src = "mov64 r0, 1\nmov64 r1, 0\ndiv64 r0, r1\nmov64 r0, 2\nmov64 r0, 3\nexit"
+    out = run_both(src)
+    assert out.error.kind == "DivideByZero" and out.compute_units == 3
+
+
+def test_untrusted_frame_pointer_is_checked():
+    # A caller may preset r10 anywhere; the JIT must not skip checks on [r10 + const].
+    out = run_both("stdw [r10-8], 1\nldxdw r0, [r10-8]\nexit",
+                   registers={10: 0x4_0000_0008}, input=bytes(16))
+    assert out.result == 1
+    # r10 - 8 lands in the gap after frame 0 of the v0 stack.
+    out = run_both("stdw [r10-8], 1\nexit", registers={10: 0x2_0000_1010})
+    assert out.error is not None and out.error.kind == "StackAccessViolation"
+
+
+def test_every_table_entry_has_both_an_interpreter_handler_and_a_lowering():
+    forms = {(s.form, s.op) for s in all_specs()}
+    assert forms <= handled_forms()
+    assert forms <= lowered_forms()
+
+
+def test_lowered_ir_for_one_instruction():
+    exe = load_program("add64 r1, -8\nexit", kind="asm")
+    ir = lower(exe, exe.verify(), SyscallRegistry()).ir
+    assert "define i64 @tbpf_entry(ptr noalias %ctx, ptr noalias nocapture readonly %regions)" in ir
+    assert "add i64 %t" in ir and ", -8" in ir
+    assert "nsw" not in ir and "nuw" not in ir and "exact" not in ir
+    assert "icmp uge i64" in ir  # the block's meter check
+
+
+# --- tiers and caches -----------------------------------------------------------------
+
+def _engine(tmp_path, **kwargs) -> JitEngine:
+    return JitEngine(JitConfig(cache_dir=tmp_path / "cache", **kwargs))
+
+
+LOOP = """
+    mov64 r0, 0
+    mov64 r1, 1000
+loop:
+    add64 r0, r1
+    sub64 r1, 1
+    jne r1, 0, loop
+    exit
+"""
+
+
+def test_auto_tier_up_swaps_in_the_optimized_code(tmp_path):
+    engine = _engine(tmp_path, tier="auto", tier_up_runs=2)
+    exe = load_program(LOOP)
+    expected = run_executable(exe, engine="interp", budget=10**6)
+    first = run_executable(exe, engine=engine, budget=10**6)
+    program = engine.program(exe, solana_syscalls(), LoweringOptions())
+    assert program.tier == 0
+    run_executable(exe, engine=engine, budget=10**6)
+    assert program.wait_optimized(60)
+    third = run_executable(exe, engine=engine, budget=10**6)
+    for out in (first, third):
+        assert (out.result, out.compute_units) == (expected.result, expected.compute_units)
+
+
+def test_disk_cache_hit_in_a_fresh_engine(tmp_path):
+    exe = load_program(LOOP)
+    engine1 = _engine(tmp_path, tier="optimized")
+    prog1 = engine1.compile(exe)
+    assert prog1.stats.cache_hit.get(2) is False
+    engine2 = _engine(tmp_path, tier="optimized")
+    prog2 = engine2.compile(load_program(LOOP))
+    assert prog2.stats.cache_hit.get(2) is True and prog2.tier == 2
+    assert run_executable(exe, engine=engine2, budget=10**6).result == 500500
+
+
+def test_corrupt_cache_entry_is_detected_and_recompiled(tmp_path):
+    exe = load_program(LOOP)
+    _engine(tmp_path, tier="optimized").compile(exe)
+    files = list((tmp_path / "cache").rglob("*.obj"))
+    assert files
+    for path in files:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    engine = _engine(tmp_path, tier="optimized")
+    program = engine.compile(load_program(LOOP))
+    assert engine.disk_cache.corrupt >= 1
+    assert program.stats.cache_hit.get(2) is False
+    assert run_executable(exe, engine=engine, budget=10**6).result == 500500
+
+
+def test_cache_rejects_truncated_and_foreign_files(tmp_path):
+    cache = DiskCache(tmp_path)
+    cache.put("k1", b"object-bytes")
+    assert cache.get("k1") == b"object-bytes"
+    path = next(tmp_path.rglob("*.obj"))
+    path.write_bytes(path.read_bytes()[:20])
+    assert cache.get("k1") is None and not path.exists()
+    cache.put("k2", b"x")
+    other = cache._path("k2")
+    cache._path("k3").parent.mkdir(parents=True, exist_ok=True)
+    os.replace(other, cache._path("k3"))
+    assert cache.get("k3") is None
+
+
+def test_in_process_cache_links_a_program_once(tmp_path):
+    engine = _engine(tmp_path, tier="fast")
+    exe = load_program(LOOP)
+    p1 = engine.program(exe, solana_syscalls(), LoweringOptions())
+    p2 = engine.program(load_program(LOOP), solana_syscalls(), LoweringOptions())
+    assert p1 is p2
+
+
+def test_ir_and_asm_dumps(tmp_path):
+    engine = JitEngine(JitConfig(cache_dir=None, tier="optimized",
+                                 dump_ir=str(tmp_path / "ir"), dump_asm=str(tmp_path / "asm")))
+    engine.compile(load_program(LOOP))
+    names = {p.name for p in (tmp_path / "ir").iterdir()}
+    assert any(n.endswith(".opt.ll") for n in names) and any(n.endswith(".ll") for n in names)
+    assert any(p.suffix == ".s" for p in (tmp_path / "asm").iterdir())
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _churn(count: int, engine: JitEngine) -> None:
+    for i in range(count):
+        exe = load_program(f"mov64 r0, {i}\nexit")
+        assert run_executable(exe, engine=engine, budget=10).result == i
+
+
+def test_loading_and_dropping_programs_keeps_memory_bounded():
+    engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=64,
+                                 links_per_generation=200))
+    _churn(600, engine)
+    gc.collect()
+    before = _rss_kb()
+    _churn(1200, engine)
+    gc.collect()
+    growth_kb = _rss_kb() - before
+    # ~9 KB per link would be 10+ MB here if generations were never recycled.
+    assert growth_kb < 8_000, f"RSS grew by {growth_kb} KB over 1200 programs"
+
+
+@pytest.mark.slow
+def test_ten_thousand_programs_keep_memory_bounded():
+    engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=64,
+                                 links_per_generation=500))
+    _churn(1000, engine)
+    gc.collect()
+    before = _rss_kb()
+    _churn(10_000, engine)
+    gc.collect()
+    assert _rss_kb() - before < 20_000
+
+
+def test_context_layout_constants_are_consistent():
+    assert abi.CTX_FRAMES > abi.CTX_SYSCALL_FAILED
+    assert abi.ctx_words(64) == abi.CTX_FRAMES + 6 * 64
+    assert len({abi.STATUS_EXIT, abi.STATUS_BAIL, abi.STATUS_MEMORY_FAULT,
+                abi.STATUS_SYSCALL_ERROR, abi.STATUS_INTERNAL}) == 5
+
+
+def test_jit_run_through_the_public_api_and_cli(tmp_path, capsys):
+    assert tbpf.run("mov64 r0, 42\nexit", engine="jit").result == 42
+    src = tmp_path / "p.s"
+    src.write_text("mov64 r0, 42\nexit\n")
+    from tbpf.cli import main
+    assert main(["run", str(src), "--engine", "jit", "--json"]) == 0
+    assert '"engine": "jit"' in capsys.readouterr().out
