@@ -548,15 +548,21 @@ _TRAMPOLINE_ADDR = ctypes.cast(_TRAMPOLINE, ctypes.c_void_p).value
 
 
 def _region_table(memory: MemoryMap) -> np.ndarray:
-    table = np.zeros(abi.NUM_REGION_SLOTS * abi.REGION_WORDS, dtype=np.uint64)
+    """The read-only region table of ``memory`` (built once per memory map)."""
+    table = getattr(memory, "_jit_region_table", None)
+    if table is not None:
+        return table
+    rows = [0] * (abi.NUM_REGION_SLOTS * abi.REGION_WORDS)
     for index, region in enumerate(memory.regions[:abi.NUM_REGION_SLOTS]):
         if region is None:
             continue
         row = index * abi.REGION_WORDS
-        table[row + abi.REGION_START] = region.vm_addr
-        table[row + abi.REGION_LOAD_LEN] = region.length
-        table[row + abi.REGION_STORE_LEN] = region.length if region.writable else 0
-        table[row + abi.REGION_HOST] = region.host_addr
+        rows[row + abi.REGION_START] = region.vm_addr
+        rows[row + abi.REGION_LOAD_LEN] = region.length
+        rows[row + abi.REGION_STORE_LEN] = region.length if region.writable else 0
+        rows[row + abi.REGION_HOST] = region.host_addr
+    table = np.array(rows, dtype=np.uint64)
+    memory._jit_region_table = table  # type: ignore[attr-defined]
     return table
 
 
@@ -636,28 +642,29 @@ class JitEngine:
         program = self.program(exe, syscalls, LoweringOptions(trust_frame_pointer=trusted))
         program.note_run()
         code = program.code
-        words = np.zeros(program.ctx_words, dtype=np.uint64)
-        words[:11] = state.registers
-        words[abi.CTX_PC] = state.pc
-        words[abi.CTX_REMAINING] = state.remaining
-        words[abi.CTX_SYSCALL_FN] = _TRAMPOLINE_ADDR
         run_id = next(_RUN_IDS)
-        words[abi.CTX_RUN_ID] = run_id
+        words = np.zeros(program.ctx_words, dtype=np.uint64)
+        words[:abi.CTX_SYSCALL_FAILED] = (*state.registers, state.pc, state.remaining, 0, 0, 0,
+                                          0, _TRAMPOLINE_ADDR, run_id)
         table = _region_table(memory)
         run = _Run([syscalls.get(k) or _missing(k) for k in program.syscall_keys], ctx, words)
         _RUNS[run_id] = run
         try:
-            status = code.function(words.ctypes.data, table.ctypes.data)
+            status = code.function(words.__array_interface__["data"][0],
+                                   table.__array_interface__["data"][0])
         finally:
             del _RUNS[run_id]
-        regs = [int(v) for v in words[:11]]
-        pc = int(words[abi.CTX_PC])
-        depth = int(words[abi.CTX_DEPTH])
-        frames = [tuple(int(v) for v in words[abi.CTX_FRAMES + abi.FRAME_WORDS * k:
-                                               abi.CTX_FRAMES + abi.FRAME_WORDS * (k + 1)])
-                  for k in range(depth)]
+        head = words[:abi.CTX_FRAMES].tolist()
+        regs = head[:11]
+        pc = head[abi.CTX_PC]
+        depth = head[abi.CTX_DEPTH]
+        frames = []
+        if depth:
+            flat = words[abi.CTX_FRAMES:abi.CTX_FRAMES + abi.FRAME_WORDS * depth].tolist()
+            frames = [tuple(flat[abi.FRAME_WORDS * k:abi.FRAME_WORDS * (k + 1)])
+                      for k in range(depth)]
         state.registers = regs
-        state.remaining = int(words[abi.CTX_REMAINING])
+        state.remaining = head[abi.CTX_REMAINING]
         state.pc = pc
         state.frames = frames  # type: ignore[assignment]
         ctx.remaining = state.remaining

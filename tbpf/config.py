@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .memory import MM_STACK_START
 from .versions import SBPFVersion
 
 __all__ = ["Config", "DEFAULT_BUDGET", "MAX_ELF_SIZE", "DEFAULT_HEAP_SIZE", "MAX_HEAP_SIZE"]
@@ -78,7 +79,6 @@ class Config:
 
     def initial_frame_pointer(self, version: SBPFVersion) -> int:
         """r10 at entry (SBPF_SPEC 3.1)."""
-        from .memory import MM_STACK_START
         if version.manual_stack_frame_bump:
             return MM_STACK_START + self.stack_size
         return MM_STACK_START + self.stack_frame_size

@@ -108,16 +108,13 @@ class Region:
             raise ValueError("gap size must be a power of two")
         self.view = memoryview(self.data)  # type: ignore[arg-type]
         self.length = int(self.data.shape[0])
+        # Address of the first host byte (for the JIT; never shown to the guest).
+        self.host_addr = int(self.data.__array_interface__["data"][0])
 
     @property
     def vm_span(self) -> int:
         """Bytes of guest address space the region claims (twice the length when gapped)."""
         return self.length * 2 if self.gap_size else self.length
-
-    @property
-    def host_addr(self) -> int:
-        """Address of the first host byte (for the JIT; never shown to the guest)."""
-        return int(self.data.ctypes.data)
 
     def contains(self, vm_addr: int) -> bool:
         """True if ``vm_addr`` lies in the region's guest span."""
@@ -144,7 +141,9 @@ class Region:
     def from_bytes(cls, name: str, vm_addr: int, content: bytes | bytearray | memoryview,
                    writable: bool) -> "Region":
         """A region holding a private copy of ``content``."""
-        return cls(name, vm_addr, np.frombuffer(bytes(content), dtype=np.uint8).copy(), writable)
+        data = np.empty(len(content), dtype=np.uint8)
+        data[:] = np.frombuffer(content, dtype=np.uint8) if len(content) else 0
+        return cls(name, vm_addr, data, writable)
 
     @classmethod
     def zeroed(cls, name: str, vm_addr: int, size: int, writable: bool = True,
