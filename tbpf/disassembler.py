@@ -65,7 +65,7 @@ def format_insn(insn: Insn, version: SBPFVersion, *, label_of: dict[int, str] | 
     if form is Form.JUMP_REG:
         return f"{name} r{insn.dst}, r{insn.src}, {target()}"
     if form is Form.CALL_IMM:
-        key = (insn.pc + 1 + insn.imm) if spec.static_syscalls else insn.imm
+        key = (insn.pc + 1 + insn.imm) if spec.static_syscalls else insn.imm & 0xFFFF_FFFF
         found = functions.lookup_by_key(key) if functions is not None and key >= 0 else None
         fname = found[0] if found else None
         mnemonic = "call"
@@ -94,7 +94,7 @@ def _render(insns: list[Insn], n_slots: int, version: SBPFVersion, functions: Fu
         pc = insn.pc
         tgt = pc + 1 + insn.off
         if spec.form is Form.CALL_IMM:
-            key = (pc + 1 + insn.imm) if spec.static_syscalls else insn.imm
+            key = (pc + 1 + insn.imm) if spec.static_syscalls else insn.imm & 0xFFFF_FFFF
             found = functions.lookup_by_key(key) if key >= 0 else None
             if found is not None:
                 nodes.update((pc + 1, found[1]))

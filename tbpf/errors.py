@@ -53,7 +53,7 @@ __all__ = [
     "WritableSectionNotSupportedError", "InvalidVirtualAddressError",
     "UnknownRelocationError", "UnknownSymbolError", "ValueOutOfBoundsError",
     "UnsupportedSBPFVersionError", "InvalidProgramHeaderError", "ProgramTooLargeError",
-    "LinkError",
+    "LinkError", "UnsupportedRelocationError", "UndefinedSymbolError",
 ]
 
 
@@ -331,6 +331,26 @@ class LinkError(ELFError):
     """TBPF's linker cannot turn the given objects into an sBPF executable."""
 
     kind = "LinkError"
+
+
+class UnsupportedRelocationError(LinkError):
+    """A relocatable object uses a relocation the linker cannot express in sBPF."""
+
+    kind = "UnsupportedRelocation"
+
+    def __init__(self, rel_type: int, detail: str) -> None:
+        super().__init__(f"unsupported relocation type {rel_type}: {detail}")
+        self.rel_type = rel_type
+
+
+class UndefinedSymbolError(LinkError):
+    """A data reference (not a call) names a symbol no object defines."""
+
+    kind = "UndefinedSymbol"
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        super().__init__(f"undefined symbol `{name}`" + (f": {detail}" if detail else ""))
+        self.name = name
 
 
 # --------------------------------------------------------------------------------------
