@@ -14,6 +14,7 @@ Every error a guest program, an ELF file, an assembly text or a contract can pro
     ├── ProgramFault            guest-visible runtime fault, identical from both engines
     │   └── AccessViolationError, StackAccessViolationError, DivideByZeroError, ...
     ├── ContractError           the TOS contract runtime (deploy/invoke/serialization)
+    │   └── ModuleFormatError, InvalidContractError, StateError, ... (tbpf.runtime)
     ├── JITError                the JIT could not compile (a TBPF limitation)
     └── InternalError           an invariant broke: a TBPF bug; tests never expect it
 
@@ -54,6 +55,12 @@ __all__ = [
     "UnknownRelocationError", "UnknownSymbolError", "ValueOutOfBoundsError",
     "UnsupportedSBPFVersionError", "InvalidProgramHeaderError", "ProgramTooLargeError",
     "LinkError", "UnsupportedRelocationError", "UndefinedSymbolError",
+    # contract runtime
+    "ModuleFormatError", "UnknownDiscriminatorError", "TruncatedPayloadError",
+    "PayloadTooLargeError", "TrailingBytesError", "InvalidFlagError", "InvalidEntryNameError",
+    "InvalidContractError", "ContractTooLargeError", "TosVMNotConfiguredError",
+    "TosVMDeployDisabledError", "UnknownContractError", "UnknownEntryPointError",
+    "InvalidTransactionError", "InsufficientFundsError", "StateError", "SchemaVersionError",
 ]
 
 
@@ -762,6 +769,173 @@ class ContractError(TBPFError):
     """The TOS contract runtime refused a deploy, an invoke or a payload."""
 
     kind = "ContractError"
+
+
+# --- contract module wire format (tbpf.runtime.module) ---------------------------------
+
+class ModuleFormatError(ContractError):
+    """A serialized contract module or deploy payload is malformed."""
+
+    kind = "ModuleFormat"
+
+
+class UnknownDiscriminatorError(ModuleFormatError):
+    """The leading u8 names no known module kind."""
+
+    kind = "UnknownDiscriminator"
+
+    def __init__(self, value: int) -> None:
+        super().__init__(f"unknown contract module discriminator {value}")
+        self.value = value
+
+
+class TruncatedPayloadError(ModuleFormatError):
+    """The payload ends before a field is complete."""
+
+    kind = "TruncatedPayload"
+
+    def __init__(self, what: str, needed: int, available: int) -> None:
+        super().__init__(f"truncated payload: {what} needs {needed} bytes, "
+                         f"{available} left")
+        self.what = what
+        self.needed = needed
+        self.available = available
+
+
+class PayloadTooLargeError(ModuleFormatError):
+    """A length prefix (or the whole payload) is over its limit."""
+
+    kind = "PayloadTooLarge"
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what} is {size} bytes, over the limit of {limit} bytes")
+        self.what = what
+        self.size = size
+        self.limit = limit
+
+
+class TrailingBytesError(ModuleFormatError):
+    """Bytes remain after a complete payload."""
+
+    kind = "TrailingBytes"
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} trailing bytes after the payload")
+        self.count = count
+
+
+class InvalidFlagError(ModuleFormatError):
+    """An option flag byte is neither 0 nor 1."""
+
+    kind = "InvalidFlag"
+
+    def __init__(self, what: str, value: int) -> None:
+        super().__init__(f"invalid {what} flag {value} (expected 0 or 1)")
+        self.value = value
+
+
+class InvalidEntryNameError(ModuleFormatError):
+    """An entry-point name is empty, too long or not UTF-8."""
+
+    kind = "InvalidEntryName"
+
+
+# --- deploy / invoke (tbpf.runtime) ----------------------------------------------------
+
+class InvalidContractError(ContractError):
+    """Deploy-time validation failed (ELF loader, verifier, assembler, unknown syscall).
+
+    ``cause`` is the underlying :class:`TBPFError` when there is one.
+    """
+
+    kind = "InvalidContract"
+
+    def __init__(self, message: str, cause: TBPFError | None = None) -> None:
+        detail = f"{message}: {cause.kind}: {cause}" if cause is not None else message
+        super().__init__(detail)
+        self.cause = cause
+
+
+class ContractTooLargeError(ContractError):
+    """The contract's code is over the deploy size limit."""
+
+    kind = "ContractTooLarge"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"contract code is {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class TosVMNotConfiguredError(ContractError):
+    """A TosVM module needs an executor and none is configured."""
+
+    kind = "TosVMNotConfigured"
+
+    def __init__(self) -> None:
+        super().__init__("TosVM executor not configured")
+
+
+class TosVMDeployDisabledError(ContractError):
+    """New TosVM deployments are rejected from the activation height on."""
+
+    kind = "TosVMDeployDisabled"
+
+    def __init__(self, height: int, activation_height: int) -> None:
+        super().__init__(f"TosVM deploys are disabled from height {activation_height} "
+                         f"(block {height})")
+        self.height = height
+        self.activation_height = activation_height
+
+
+class UnknownContractError(ContractError):
+    """No contract is deployed under that hash."""
+
+    kind = "UnknownContract"
+
+    def __init__(self, contract_hash: bytes) -> None:
+        super().__init__(f"no contract {contract_hash.hex()}")
+        self.contract_hash = contract_hash
+
+
+class UnknownEntryPointError(ContractError):
+    """The contract exports no function of that name."""
+
+    kind = "UnknownEntryPoint"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no entry point named {name!r}")
+        self.name = name
+
+
+class InvalidTransactionError(ContractError):
+    """A transaction's fields are unusable (gas limit, deposits, sizes)."""
+
+    kind = "InvalidTransaction"
+
+
+class InsufficientFundsError(InvalidTransactionError):
+    """The sender cannot pay a deposit."""
+
+    kind = "InsufficientFunds"
+
+
+class StateError(ContractError):
+    """The state database cannot be used (corrupt, locked, unreadable)."""
+
+    kind = "StateError"
+
+
+class SchemaVersionError(StateError):
+    """The state database has a schema this TBPF cannot migrate."""
+
+    kind = "SchemaVersion"
+
+    def __init__(self, found: int, expected: int) -> None:
+        super().__init__(f"state database schema version {found}, this TBPF supports "
+                         f"up to {expected}")
+        self.found = found
+        self.expected = expected
 
 
 class JITError(TBPFError):
