@@ -99,7 +99,8 @@ class CampaignConfig:
 
 
 def resolve_engine(spec: str) -> Any:
-    """An engine for ``spec``: ``interp``, or ``jit[:fast|optimized|auto]``.
+    """An engine for ``spec``: ``interp``, ``jit[:fast|optimized|auto]``, or
+    ``planted:FIELD`` (the interpreter with a planted bug, :mod:`tbpf.fuzz.planted`).
 
     The fuzzer's JIT never uses the on-disk code cache (one-off programs would only fill
     it). Plain ``jit`` means ``$TBPF_JIT_TIER`` or else ``fast``: a fuzz case runs once,
@@ -113,12 +114,16 @@ def resolve_engine(spec: str) -> Any:
     name, _, tier = spec.partition(":")
     if name == "interp" and not tier:
         return "interp"
+    if name == "planted":
+        from .planted import PlantedEngine
+        return PlantedEngine(tier)
     if name == "jit":
         module = importlib.import_module("jit.engine")
         config = module.JitConfig(tier=tier or os.environ.get("TBPF_JIT_TIER", "fast"),
                                   cache_dir=None)
         return module.JitEngine(config)
-    raise ValueError(f"unknown engine {spec!r} (interp, jit, jit:fast, jit:optimized)")
+    raise ValueError(f"unknown engine {spec!r} (interp, jit, jit:fast, jit:optimized, "
+                     f"jit:auto, planted:FIELD)")
 
 
 def engine_available(spec: str) -> bool:
@@ -394,7 +399,9 @@ def write_finding(out_dir: Path, record: dict[str, Any]) -> Path:
         fc = FuzzCase.from_json(case)
         args = " ".join(fc.run_args())
         for engine in engines:
-            replay_cmds.append(f"tbpf run {s_path} {args} --engine {engine.split(':')[0]}")
+            name = engine.split(":")[0]
+            if name in ("interp", "jit"):  # the engines `tbpf run` knows
+                replay_cmds.append(f"tbpf run {s_path} {args} --engine {name}")
         if not fc.input_writable:
             replay_cmds.append("# note: the input is read-only in this case; only "
                                "`tbpf fuzz --replay` reproduces that")

@@ -178,6 +178,17 @@ class FuzzCase:
 # ``.fill 1, VALUE`` directive, which emits the exact 8 bytes.
 # --------------------------------------------------------------------------------------
 
+def _known_syscalls() -> SyscallRegistry:
+    from ..syscalls import solana_syscalls
+    global _KNOWN
+    if _KNOWN is None:
+        _KNOWN = solana_syscalls()
+    return _KNOWN
+
+
+_KNOWN: SyscallRegistry | None = None
+
+
 def _fill(text: bytes, pc: int) -> str:
     value = int.from_bytes(text[pc * INSN_SIZE:(pc + 1) * INSN_SIZE], "little")
     return f".fill 1, {value:#x}"
@@ -217,7 +228,8 @@ def _format(insn: Insn, version: SBPFVersion, functions: set[int]) -> str | None
         return f"{name} r{d}, r{s}, {off}"
     if form is Form.CALL_IMM:
         if s == 0:
-            return f"syscall {imm}"
+            syscall = _known_syscalls().get(imm)
+            return f"syscall {syscall.name if syscall is not None else imm}"
         target = insn.pc + 1 + imm
         if spec.static_syscalls and s == 1 and target in functions:
             return f"call function_{target}"

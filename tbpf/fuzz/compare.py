@@ -193,7 +193,12 @@ def run_engine(exe: Executable, case: FuzzCase, engine: "str | Engine",
 
 def compare(reference: Observation, candidate: Observation) -> list[Difference]:
     """Every field on which the observations differ (a field missing on one side counts
-    as different)."""
+    as different). When either run ended in an exception that is not a guest fault, only
+    the ``exception`` field is compared: the other fields of that run do not exist."""
+    if reference.fields.get("exception") or candidate.fields.get("exception"):
+        a = reference.fields.get("exception")
+        b = candidate.fields.get("exception")
+        return [] if a == b else [Difference("exception", a, b)]
     diffs = []
     names = list(reference.fields)
     names += [n for n in candidate.fields if n not in reference.fields]

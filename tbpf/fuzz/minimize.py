@@ -8,7 +8,8 @@ verifier refuses):
    in chunks that halve down to single instructions (ddmin);
 2. *remove*: delete no-op slots, fixing up every relative jump, every ``call`` target and
    the function registry so control flow is unchanged (a computed ``callx`` address
-   cannot be fixed up: if it mattered, the failure disappears and the deletion is undone);
+   cannot be fixed up: if it mattered, the failure disappears and the deletion is undone),
+   after dropping the function registrations that no longer matter;
 3. *input*: zero the input in chunks, then cut it shorter.
 
 ELF cases are not minimized (their reproducer is the mutated file itself).
@@ -136,10 +137,13 @@ class _Budget:
         return True
 
 
-def _ddmin(case: FuzzCase, units: list[int], apply: Callable[[FuzzCase, list[int]], FuzzCase | None],
+def _ddmin(case: FuzzCase, units_of: Callable[[FuzzCase], list[int]],
+           apply: Callable[[FuzzCase, list[int]], FuzzCase | None],
            still_fails: Predicate, budget: _Budget) -> FuzzCase:
-    """Apply ``apply`` to ever smaller chunks of ``units`` while the failure persists."""
+    """Apply ``apply`` to ever smaller chunks of ``units_of(case)`` while the failure
+    persists (units are recomputed after every success: deleting slots renumbers them)."""
     n = 2
+    units = units_of(case)
     while units:
         chunk = max(1, (len(units) + n - 1) // n)
         progress = False
@@ -152,7 +156,7 @@ def _ddmin(case: FuzzCase, units: list[int], apply: Callable[[FuzzCase, list[int
                 return case
             if still_fails(trial):
                 case = trial
-                units = [u for u in units if u not in subset]
+                units = units_of(case)
                 n = max(2, n - 1)
                 progress = True
                 break
@@ -184,25 +188,30 @@ def minimize(case: FuzzCase, still_fails: Predicate, *, max_trials: int = 600,
         return [i.pc for i in decode_program(c.program, c.version)
                 if i is not None and c.program[i.pc * INSN_SIZE:(i.pc + 1) * INSN_SIZE] != nop]
 
-    case = _ddmin(case, live_pcs(case), neutralise, still_fails, budget)
+    case = _ddmin(case, live_pcs, neutralise, still_fails, budget)
 
     def nop_pcs(c: FuzzCase) -> list[int]:
         return [pc for pc in range(c.num_slots)
                 if c.program[pc * INSN_SIZE:(pc + 1) * INSN_SIZE] == nop]
 
-    case = _ddmin(case, nop_pcs(case), delete_slots, still_fails, budget)
+    # Function registrations nothing calls any more.
+    def drop_functions(c: FuzzCase, pcs: list[int]) -> FuzzCase:
+        return c.with_(function_pcs=tuple(p for p in c.function_pcs if p not in pcs))
+
+    case = _ddmin(case, lambda c: list(c.function_pcs), drop_functions, still_fails, budget)
+    case = _ddmin(case, nop_pcs, delete_slots, still_fails, budget)
     # Input: zero 8-byte chunks, then shorten.
     if case.input:
-        chunks = list(range(0, len(case.input), 8))
-
         def zero(c: FuzzCase, starts: list[int]) -> FuzzCase:
             data = bytearray(c.input)
             for s in starts:
                 data[s:s + 8] = bytes(len(data[s:s + 8]))
-            return c.with_(input=bytes(data)) if bytes(data) != c.input else c
+            return c.with_(input=bytes(data))
 
-        case = _ddmin(case, [s for s in chunks if any(case.input[s:s + 8])], zero,
-                      still_fails, budget)
+        def nonzero_chunks(c: FuzzCase) -> list[int]:
+            return [s for s in range(0, len(c.input), 8) if any(c.input[s:s + 8])]
+
+        case = _ddmin(case, nonzero_chunks, zero, still_fails, budget)
         length = len(case.input)
         while length > 0:
             shorter = case.with_(input=case.input[:length // 2])

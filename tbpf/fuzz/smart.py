@@ -125,6 +125,7 @@ class _Item:
     call: str | None = None           # label of an internal call target
     addr: tuple[str, int] | None = None  # (label, byte delta): imm = text address
     part: str = "full"                # for addr with mov32/hor64 pairs: "lo" or "hi"
+    tail: tuple[int, int, int] = (0, 0, 0)  # dst, src, off of an lddw's second slot
 
     @property
     def slots(self) -> int:
@@ -191,7 +192,7 @@ class _Builder:
             if item.spec.form is Form.LDDW:
                 imm &= U64
                 out += encode_slot(item.spec.opcode, item.dst, src, off, imm & 0xFFFF_FFFF)
-                out += encode_slot(0, 0, 0, 0, imm >> 32)
+                out += encode_slot(0, item.tail[0], item.tail[1], item.tail[2], imm >> 32)
             else:
                 out += encode_slot(item.spec.opcode, item.dst, src, off, imm)
         functions = tuple(sorted({pc_of(name) for name in function_labels}))
@@ -241,7 +242,35 @@ class _Gen:
         return self.ch.int(0, U64)
 
     def emit(self, spec: OpSpec, **fields: object) -> None:
-        self.b.emit(_Item(spec, **fields))  # type: ignore[arg-type]
+        item = _Item(spec, **fields)  # type: ignore[arg-type]
+        if self.ch.chance(1, 8):
+            self.noise(item)
+        self.b.emit(item)
+
+    def noise(self, item: _Item) -> None:
+        """Random values in the fields ``item``'s form does not use (the verifier does not
+        require them to be zero, so an engine must ignore them)."""
+        ch = self.ch
+        form = item.spec.form
+        field = item.spec.callx_reg_field
+        used = {
+            Form.ALU_IMM: {"dst", "imm"}, Form.ALU_REG: {"dst", "src"}, Form.NEG: {"dst"},
+            Form.ENDIAN: {"dst", "imm"}, Form.LDDW: {"dst", "imm"},
+            Form.LOAD: {"dst", "src", "off"}, Form.STORE_IMM: {"dst", "off", "imm"},
+            Form.STORE_REG: {"dst", "src", "off"}, Form.JA: {"off"},
+            Form.JUMP_IMM: {"dst", "off", "imm"}, Form.JUMP_REG: {"dst", "src", "off"},
+            Form.CALL_IMM: {"imm", "src"}, Form.CALL_REG: {field}, Form.EXIT: set(),
+        }[form]
+        if "src" not in used:
+            item.src = ch.int(0, FRAME_PTR_REG)
+        if "off" not in used and item.jump is None:
+            item.off = ch.int(-(1 << 15), (1 << 15) - 1)
+        if "imm" not in used and item.addr is None and item.call is None:
+            item.imm = ch.int(I32_MIN, I32_MAX)
+        if "dst" not in used:
+            item.dst = ch.int(0, 9)  # dst = r10 is rejected outside stores
+        if form is Form.LDDW:
+            item.tail = (ch.int(0, 15), ch.int(0, 15), ch.int(-(1 << 15), (1 << 15) - 1))
 
     def mov_imm(self, reg: int, imm: int) -> None:
         self.emit(self.spec(Op.MOV, Form.ALU_IMM), dst=reg, imm=imm)
@@ -363,7 +392,8 @@ class _Gen:
         elif kind == "one":
             self.mov_imm(x, 1)
         if spec.form is Form.ALU_REG:
-            self.mov_imm(y, ch.choice((0, -1, 1, I32_MIN, -2, 0x7FFF_FFFF)))
+            minus_one = kind in ("i64min", "i32min") and ch.chance(1, 2)
+            self.mov_imm(y, -1 if minus_one else ch.choice((0, -1, 1, I32_MIN, -2, 0x7FFF_FFFF)))
             if ch.chance(1, 4):
                 self.load_imm64(y, ch.choice((1 << 32, 0xFFFF_FFFF_0000_0000, U64,
                                               0xFFFF_FFFF)))
@@ -583,8 +613,11 @@ class _Gen:
         if not self.b.items:
             self.t_alu()
             return
-        label = self.b.new_label()
-        self.b.labels[label] = self.ch.below(len(self.b.items))
+        if self.functions and self.ch.chance(1, 3):
+            label = self.ch.choice(self.functions)  # into another function's body
+        else:
+            label = self.b.new_label()
+            self.b.labels[label] = self.ch.below(len(self.b.items))
         if self.ch.chance(1, 2):
             self.emit(self.spec(Op.JA, Form.JA), jump=label)
         else:
@@ -639,7 +672,10 @@ class _Gen:
             self.limit = self.b.n_slots + per_function - 1
             while self.b.n_slots < self.limit:
                 self.template(1)
-            self.emit(self.spec(Op.EXIT, Form.EXIT))
+            if i == len(self.functions) - 1 and ch.chance(1, 8):
+                self.t_alu()  # no final exit: returning off the end is ExecutionOverrun
+            else:
+                self.emit(self.spec(Op.EXIT, Form.EXIT))
         return self.b.encode(self.v, self.functions)
 
     def input_bytes(self) -> bytes:
