@@ -566,7 +566,9 @@ class _Elf64:
 
     def _program_header_for_vaddr(self, vaddr: int) -> Phdr | None:
         for ph in self.phdrs:
-            if ph.p_vaddr <= vaddr < _checked_add(ph.p_vaddr, ph.p_memsz):
+            # The end is computed (and may overflow) before the containment test.
+            end = _checked_add(ph.p_vaddr, ph.p_memsz)
+            if ph.p_vaddr <= vaddr < end:
                 return ph
         return None
 
@@ -719,8 +721,12 @@ def _relocate(elf: _Elf64, buf: bytearray, text: Shdr, functions: FunctionRegist
         target = i + 1 + imm
         if not 0 <= target < n_slots:
             raise RelativeJumpOutOfBoundsError(i)
-        key = functions.register_hashed(target, labels.get(target, f"function_{target}"),
-                                        syscalls, keep_names)
+        # The key is murmur3(pc) whatever the symbol is called, so a label that happens
+        # to be "entrypoint" must not reach register_hashed as the name.
+        name = labels.get(target)
+        if name is None or name == ENTRYPOINT_NAME:
+            name = f"function_{target}"
+        key = functions.register_hashed(target, name, syscalls, keep_names)
         _U32.pack_into(buf, pos + _IMM_OFFSET, key)
 
     # Pass 2: dynamic relocations, in table order, on the bytes left by earlier ones.

@@ -446,3 +446,39 @@ def test_cli_verify_shows_the_offending_instruction(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "FAILED: UnknownOpCode: unknown eBPF opcode 0xff (insn #2)"
     assert "at pc 2: unknown opcode=0xff" in out
+
+
+# --------------------------------------------------------------------------------------
+# Fidelity details found while reviewing the loader against the reference
+# --------------------------------------------------------------------------------------
+
+def test_segment_end_overflow_is_checked_before_containment():
+    # DT_REL (0x260) lies in the third segment. The reference computes p_vaddr + p_memsz
+    # of every header it walks past, so an overflowing non-LOAD header before it fails
+    # the load with ValueOutOfBounds even though it does not contain DT_REL.
+    data = read("syscall_reloc_64_32_sbpfv0.so")
+    first = 64
+    data = patched(data, first, "<I", 4)  # PT_NOTE: skipped by the PT_LOAD order check
+    data = patched(data, first + 16, "<Q", (1 << 64) - 8)  # p_vaddr
+    data = patched(data, first + 40, "<Q", 16)  # p_memsz: the end overflows
+    with pytest.raises(ValueOutOfBoundsError):
+        load_elf(data, syscalls=log_syscalls())
+
+
+def test_relative_call_to_the_entrypoint_is_keyed_by_pc():
+    # The pc-relative pass keys every target by murmur3(pc), even the function whose
+    # symbol is "entrypoint" (only the dynamic-symbol path keys by name).
+    from elfgen import ObjectBuilder, slot
+    from tbpf.isa import CALL_IMM_OPCODE, EXIT_OPCODE
+    from tbpf.linker import link_objects
+    b = ObjectBuilder()
+    b.function("helper", slot(CALL_IMM_OPCODE, 0, 1, 0, -1) + slot(EXIT_OPCODE))
+    b.reloc("text", 0, 10, "entrypoint")
+    b.function("entrypoint", slot(EXIT_OPCODE))
+    for labels in (False, True):
+        exe = load_elf(link_objects([b.build()]),
+                       Config(enable_symbol_and_section_labels=labels))
+        assert exe.entry_pc == 2
+        key = slot_imm(exe, 0)
+        assert key == symbol_hash((2).to_bytes(8, "little"))
+        assert exe.functions.lookup_by_key(key)[1] == 2
