@@ -235,7 +235,7 @@ def _add_conformance(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p = sub.add_parser("conformance", help="run conformance vectors (.jsonl files)")
     p.add_argument("target", help="a .jsonl file or a directory of them")
     p.add_argument("--engine", action="append", choices=("interp", "jit"),
-                   help="engine(s) to run (default: both)")
+                   help="engine(s) to run (default: every engine this checkout has)")
     p.add_argument("--show-failures", type=int, default=20, metavar="N",
                    help="print the first N failures (default 20)")
     p.set_defaults(func=cmd_conformance)
@@ -246,8 +246,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .conformance import iter_case_files, load_cases, run_case
-    engines = args.engine or ["interp", "jit"]
+    from .conformance import available_engines, iter_case_files, load_cases, run_case
+    engines = args.engine or available_engines()
     files = list(iter_case_files(args.target))
     if not files or not all(f.exists() for f in files):
         raise CommandError(f"no .jsonl vectors at {args.target}")

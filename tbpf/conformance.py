@@ -4,7 +4,11 @@ The schema is the one of ``shared/conformance/README.md``: each line is a case w
 ``kind`` (``asm``, ``bytes``, ``elf``), a program, input memory, a budget, the expected
 r0 or error kind and the exact instruction count, plus the versions it holds for.
 Assembler, disassembler and verifier files use the same fields with ``bytecode``,
-``disassembly`` or a ``VerifierError:<kind>`` expectation.
+``disassembly`` or a ``VerifierError:<kind>`` expectation. Any ``.jsonl`` file in that
+schema can be dropped into a vector directory: the category of each case comes from what
+it expects (or an explicit ``category``), not from code. TBPF extensions: a syscall
+``impl`` of ``"solana"`` (the core Solana syscall of that name, with its cost) or
+``"syscalls": "solana"`` (all of them), and ``config.heap_size``.
 
 Execution cases run once per version in ``holds_for_versions`` (the version they were
 recorded with first), with the exact budget and again with budget 1024 (the reference
@@ -30,9 +34,10 @@ from .syscalls import SyscallContext, SyscallRegistry
 from .versions import SBPFVersion, parse_version
 
 __all__ = ["Case", "CaseResult", "load_cases", "iter_case_files", "run_case", "test_syscalls",
-           "case_config"]
+           "case_config", "available_engines"]
 
 _SECOND_BUDGET = 1024
+_CATEGORIES = ("execution", "verifier", "assembler", "disassembler")
 
 
 @dataclass
@@ -49,15 +54,28 @@ class Case:
 
     @property
     def category(self) -> str:
-        """``execution``, ``verifier``, ``assembler`` or ``disassembler``."""
+        """``execution``, ``verifier``, ``assembler`` or ``disassembler``.
+
+        Decided by an explicit ``category`` field, else by what the case expects
+        (``VerifierError:<kind>``, ``bytecode`` or an ``AssemblerError``, ``disassembly``),
+        else by the file name, else ``execution``: a new vector file needs no code and
+        no particular name.
+        """
+        explicit = self.raw.get("category")
+        if explicit in _CATEGORIES:
+            return str(explicit)
+        exp = self.expected
+        error = str(exp.get("error") or "")
+        if error.startswith("VerifierError:") or "verifier_message" in exp:
+            return "verifier"
+        if "bytecode" in exp or error == "AssemblerError":
+            return "assembler"
+        if "disassembly" in exp:
+            return "disassembler"
         name = Path(self.file).stem
         for cat in ("execution", "verifier", "disassembler", "assembler"):
             if cat in name:
                 return cat
-        if "bytecode" in self.expected:
-            return "assembler"
-        if "disassembly" in self.expected:
-            return "disassembler"
         return "execution"
 
     @property
@@ -89,14 +107,35 @@ class CaseResult:
     failures: list[str] = field(default_factory=list)
 
 
+def available_engines() -> list[str]:
+    """The engines this checkout can run (``interp``, plus ``jit`` when it is importable)."""
+    import importlib.util
+    engines = ["interp"]
+    if importlib.util.find_spec("jit.engine") is not None \
+            and importlib.util.find_spec("llvmlite") is not None:
+        engines.append("jit")
+    return engines
+
+
 def load_cases(path: str | Path) -> list[Case]:
-    """Read one ``.jsonl`` file."""
+    """Read one ``.jsonl`` file (blank lines and lines starting with ``//`` are skipped).
+
+    Raises:
+        ValueError: a line that is not a JSON object (the message names the line).
+    """
     p = Path(path)
     cases = []
-    for line in p.read_text().splitlines():
+    for number, line in enumerate(p.read_text().splitlines(), 1):
         line = line.strip()
-        if line:
-            cases.append(Case(json.loads(line), str(p)))
+        if not line or line.startswith("//"):
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p.name}:{number}: not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{p.name}:{number}: not a JSON object")
+        cases.append(Case(raw, str(p)))
     return cases
 
 
@@ -177,15 +216,33 @@ _TEST_SYSCALL_IMPLS = {
 }
 
 
-def test_syscalls(specs: Iterable[dict[str, str]]) -> SyscallRegistry:
-    """A registry with the named reference test syscalls (``[{"name", "impl"}]``).
+def test_syscalls(specs: "Iterable[dict[str, str]] | str") -> SyscallRegistry:
+    """A registry with the named syscalls (``[{"name", "impl"}]``).
+
+    ``impl`` is a reference test syscall (``syscalls::SyscallString``...) or ``solana``:
+    the core Solana syscall of that name (SBPF_SPEC 11, with its costs). ``specs`` may
+    also be the string ``"solana"``: every core Solana syscall.
 
     Raises:
         KeyError: for an implementation this runner does not know.
     """
+    from .syscalls import solana_syscalls
+    if specs == "solana":
+        return solana_syscalls()
     registry = SyscallRegistry()
+    solana = None
     for spec in specs:
-        registry.register(spec["name"], _TEST_SYSCALL_IMPLS[spec["impl"]])
+        if isinstance(spec, str):
+            raise KeyError(f"syscall spec {spec!r} is not an object")
+        impl = spec["impl"]
+        if impl == "solana":
+            solana = solana or solana_syscalls()
+            found = solana.by_name(spec["name"])
+            if found is None:
+                raise KeyError(f"no core Solana syscall named {spec['name']!r}")
+            registry.register(spec["name"], found.func)
+        else:
+            registry.register(spec["name"], _TEST_SYSCALL_IMPLS[impl])
     return registry
 
 
@@ -204,7 +261,7 @@ def case_config(case: Case) -> Config | None:
         kwargs["enabled_sbpf_versions"] = frozenset(
             v for v in SBPFVersion if lo <= v <= hi)
     for key in ("max_call_depth", "enable_stack_frame_gaps", "optimize_rodata",
-                "enable_symbol_and_section_labels"):
+                "enable_symbol_and_section_labels", "heap_size"):
         if key in cfg:
             kwargs[key] = cfg.pop(key)
     if cfg:
@@ -369,7 +426,7 @@ def run_case(case: Case, engine: str = "interp") -> CaseResult:
             _run_assembler(case, result)
         else:
             _run_disassembler(case, result)
-    except (TBPFError, KeyError, ValueError) as err:
+    except (TBPFError, KeyError, ValueError, ImportError) as err:
         result.failures.append(f"{type(err).__name__}: {err}")
         result.passed = False
     result.detail = "; ".join(result.failures) or result.detail

@@ -258,7 +258,8 @@ def text_to_asm(text: bytes, version: SBPFVersion, function_pcs: tuple[int, ...]
                 and not version.static_syscalls and insn.src == 0 and insn.imm in functions:
             line = f"call function_{insn.imm}"
         if line is None or (insn is not None and insn.size_slots == 2
-                            and decode_slot(text, pc + 1)[:4] != (0, 0, 0, 0)):
+                            and (pc + 1 >= n_slots
+                                 or decode_slot(text, pc + 1)[:4] != (0, 0, 0, 0))):
             lines[pc] = _fill(text, pc)
             pc += 1
             continue

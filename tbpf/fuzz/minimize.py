@@ -43,7 +43,7 @@ def neutralise(case: FuzzCase, pcs: Iterable[int]) -> FuzzCase:
     decoded = decode_program(case.program, case.version)
     for pc in pcs:
         insn = decoded[pc]
-        slots = insn.size_slots if insn is not None else 1
+        slots = min(insn.size_slots if insn is not None else 1, len(decoded) - pc)
         for k in range(slots):
             text[(pc + k) * INSN_SIZE:(pc + k + 1) * INSN_SIZE] = nop
     return case.with_(program=bytes(text))
