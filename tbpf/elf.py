@@ -151,6 +151,7 @@ DEBUG_SYMBOL_NAME_LENGTH_MAXIMUM = 255
 _U64_MAX = (1 << 64) - 1
 _E_FLAGS_OFFSET = 48
 _E_TYPE_OFFSET = 16
+_E_PHNUM_OFFSET = 56
 _IMM_OFFSET = 4  # byte offset of the immediate inside a slot
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -314,9 +315,15 @@ def _lossy(raw: bytes) -> str:
 # --------------------------------------------------------------------------------------
 
 def is_relocatable_object(data: bytes) -> bool:
-    """True if ``data`` looks like an ELF relocatable object (``e_type == ET_REL``)."""
-    return (len(data) >= _E_TYPE_OFFSET + 2 and data[:4] == ELFMAG
-            and int.from_bytes(data[_E_TYPE_OFFSET:_E_TYPE_OFFSET + 2], "little") == ET_REL)
+    """True if ``data`` is an ELF relocatable object for the linker: ``e_type == ET_REL``
+    and no program headers (``e_phnum == 0``).
+
+    The second condition keeps every file the reference loads on the reference's path:
+    its strict (v3+) loader ignores ``e_type`` but needs program headers.
+    """
+    return (len(data) >= EHDR_SIZE and data[:4] == ELFMAG
+            and int.from_bytes(data[_E_TYPE_OFFSET:_E_TYPE_OFFSET + 2], "little") == ET_REL
+            and int.from_bytes(data[_E_PHNUM_OFFSET:_E_PHNUM_OFFSET + 2], "little") == 0)
 
 
 def sbpf_version_of(data: bytes) -> SBPFVersion | None:

@@ -482,3 +482,19 @@ def test_relative_call_to_the_entrypoint_is_keyed_by_pc():
         key = slot_imm(exe, 0)
         assert key == symbol_hash((2).to_bytes(8, "little"))
         assert exe.functions.lookup_by_key(key)[1] == 2
+
+
+def test_strict_loader_ignores_e_type_even_et_rel():
+    # Found by differential testing against the reference: its strict loader never
+    # looks at e_type, so a v3 file that says ET_REL still loads. TBPF sends a file to
+    # the linker only if it is ET_REL *and* has no program headers (a real object).
+    data = patched(read(STRICT), 16, "<H", 1)
+    exe = load_elf(data)
+    assert exe.source_kind == "elf" and exe.version is SBPFVersion.V3
+    # A v0 file with program headers that says ET_REL fails like in the reference...
+    with pytest.raises(WrongTypeError):
+        load_elf(patched(read(REL_CALL), 16, "<H", 1))
+    # ...but without program headers it is taken for an object and handed to the linker.
+    with pytest.raises(ELFError) as info:
+        load_elf(patched(patched(read(REL_CALL), 16, "<H", 1), 56, "<H", 0))
+    assert info.value.kind == "LinkError"
