@@ -522,7 +522,6 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
     queue = ctx.Queue()
     stop = ctx.Event()
     n = max(1, config.workers)
-    os.environ.setdefault("TBPF_CACHE_DIR", "off")  # workers inherit it
     workers: dict[int, _Worker] = {}
 
     def start(wid: int, first_k: int) -> None:
@@ -592,7 +591,9 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
                         code = w.process.exitcode
                         lost_case(w, "crash", f"WorkerDied: worker exited with status {code} "
                                               f"while running case {w.current.value}")
-                elif now - w.heartbeat.value > config.case_timeout * 2 + 5:
+                elif now - w.heartbeat.value > config.case_timeout + max(2.0, config.case_timeout):
+                    # The worker's own timer had its chance (case_timeout): this is a
+                    # hang it cannot see (native code, a blocked signal).
                     w.process.kill()
                     w.process.join()
                     lost_case(w, "hang", f"CaseTimeout: no progress for "

@@ -9,11 +9,15 @@ Fields (see :mod:`tbpf.fuzz.compare`): ``result``, ``registers``, ``compute_unit
 ``memory.stack``, ``memory.heap``, ``memory.input``, ``syscall_log``, ``logs``,
 ``return_data`` (perturbed after any run); ``error.kind``, ``error.pc``,
 ``error.details`` (perturbed when the run faults); ``exception`` (raises a typed
-``JITError``); ``crash`` (raises an untyped ``RuntimeError``).
+``JITError``); ``crash`` (raises an untyped ``RuntimeError``); and the failures of
+:data:`PLANTED_FAILURES` (``hang``, ``stall``, ``die``) for the watchdog's tests.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Any, Callable
 
 from ..errors import (
@@ -24,11 +28,18 @@ from ..executable import Executable
 from ..syscalls import SyscallContext, SyscallRegistry
 from ..vm import VmState, get_engine
 
-__all__ = ["PlantedEngine", "PLANTABLE"]
+__all__ = ["PlantedEngine", "PLANTABLE", "PLANTED_FAILURES"]
 
 PLANTABLE = ("result", "registers", "compute_units", "memory.stack", "memory.heap",
              "memory.input", "syscall_log", "logs", "return_data", "error.kind", "error.pc",
              "error.details", "exception", "crash")
+"""Fields a planted bug can perturb (``crash``: an untyped exception)."""
+
+PLANTED_FAILURES = ("hang", "stall", "die")
+"""Worse than a wrong answer, for the watchdog's tests: ``hang`` loops in Python (the
+worker's timer catches it), ``stall`` blocks the timer's signal and sleeps (only the
+parent's watchdog catches it, as it would a hang in native code), ``die`` ends the worker
+process abruptly (as a segfault in compiled code would)."""
 
 
 class PlantedEngine:
@@ -45,8 +56,9 @@ class PlantedEngine:
 
     def __init__(self, field: str, inner: str = "interp",
                  when: Callable[[Executable], bool] | None = None) -> None:
-        if field not in PLANTABLE:
-            raise ValueError(f"cannot plant a bug in {field!r} (one of {', '.join(PLANTABLE)})")
+        if field not in PLANTABLE + PLANTED_FAILURES:
+            raise ValueError(f"cannot plant a bug in {field!r} (one of "
+                             f"{', '.join(PLANTABLE + PLANTED_FAILURES)})")
         self.field = field
         self.inner = inner
         self.when = when
@@ -63,6 +75,14 @@ class PlantedEngine:
             raise JITError("planted: the candidate engine refused this program")
         if f == "crash":
             raise RuntimeError("planted: an untyped exception inside the candidate engine")
+        if f == "hang":
+            while True:
+                time.sleep(0.01)
+        if f == "stall":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(3600)
+        if f == "die":
+            os._exit(70)
         try:
             r0 = engine.execute(exe, memory, state, ctx, syscalls)
         except ProgramFault as fault:
