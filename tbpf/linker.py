@@ -559,13 +559,27 @@ class _Linker:
                                 f"sign-extends them; compile with -mcpu=v1 or -mcpu=v2, "
                                 f"never -mcpu=v3 (or pass allow_alu32 if the code is "
                                 f"written for sBPF semantics)")
-            if opc == _CALLX_OPCODE and self.version.callx_uses_dst_reg:
-                # clang puts the register in imm (v0 encoding); v3+ read it from dst.
-                reg = _I32.unpack_from(self.text, pos + 4)[0]
-                if 0 <= reg <= 15:
-                    self.text[pos + 1] = (self.text[pos + 1] & 0xF0) | reg
-                    _I32.pack_into(self.text, pos + 4, 0)
+            if opc == _CALLX_OPCODE:
+                self.encode_callx(pos)
             i += 1
+
+    def encode_callx(self, pos: int) -> None:
+        """Put ``callx``'s register where the output version reads it.
+
+        LLVM before 19 writes the register into ``imm`` (which is where v0 reads it);
+        newer LLVM writes it into ``dst`` (where v3+ read it). Accept either.
+        """
+        imm = _I32.unpack_from(self.text, pos + 4)[0]
+        dst = self.text[pos + 1] & 0x0F
+        if imm and dst or not 0 <= imm <= 15:
+            return  # not a form a compiler emits: leave it for the verifier to judge
+        reg = imm or dst
+        if self.version.callx_uses_dst_reg:
+            self.text[pos + 1] = (self.text[pos + 1] & 0xF0) | reg
+            _I32.pack_into(self.text, pos + 4, 0)
+        else:
+            self.text[pos + 1] &= 0xF0
+            _I32.pack_into(self.text, pos + 4, reg)
 
     def symbols_for_output(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         """``(functions, objects)``: ``(offset, name)`` in ``.text`` and ``.rodata``."""

@@ -349,3 +349,22 @@ def test_cli_link_errors_are_one_line(cc, tmp_path, capsys):
     assert not (tmp_path / "x.so").exists()
     assert main(["link", str(tmp_path / "missing.o"), "-o", str(tmp_path / "y.so")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("in_dst", [False, True], ids=["llvm-imm", "llvm19-dst"])
+@pytest.mark.parametrize("version", ["v0", "v3"])
+def test_callx_register_from_either_llvm_encoding(in_dst, version):
+    # entrypoint: lddw r3, &target; callx r3; exit.  target: mov r0, 42; exit
+    from tbpf.isa import LDDW_OPCODE
+    b = ObjectBuilder()
+    callx = slot(CALLX, 3, 0, 0, 0) if in_dst else slot(CALLX, 0, 0, 0, 3)
+    b.function("entrypoint", slot(LDDW_OPCODE, 3, 0, 0, 32) + slot(0) + callx
+               + slot(EXIT_OPCODE))
+    b.function("target", slot(MOV64_IMM, 0, 0, 0, 42) + slot(EXIT_OPCODE))
+    b.reloc("text", 0, 1, ".text")  # lddw of .text + 32 (the addend in the immediate)
+    data = link_objects([b.build()], version=version)
+    exe = load_elf(data)
+    callx_slot = exe.text[16:24]
+    reg_field = callx_slot[1] & 0xF if version == "v3" else callx_slot[4]
+    assert reg_field == 3
+    assert run_both(data, kind="elf").result == 42
