@@ -730,10 +730,10 @@ def _relocate(elf: _Elf64, buf: bytearray, text: Shdr, functions: FunctionRegist
             raise RelativeJumpOutOfBoundsError(i)
         # The key is murmur3(pc) whatever the symbol is called, so a label that happens
         # to be "entrypoint" must not reach register_hashed as the name.
-        name = labels.get(target)
-        if name is None or name == ENTRYPOINT_NAME:
-            name = f"function_{target}"
-        key = functions.register_hashed(target, name, syscalls, keep_names)
+        label = labels.get(target)
+        if label is None or label == ENTRYPOINT_NAME:
+            label = f"function_{target}"
+        key = functions.register_hashed(target, label, syscalls, keep_names)
         _U32.pack_into(buf, pos + _IMM_OFFSET, key)
 
     # Pass 2: dynamic relocations, in table order, on the bytes left by earlier ones.
@@ -893,9 +893,9 @@ def _lenient_labels(elf: _Elf64, text: Shdr) -> dict[int, str]:
         add(symbol, elf.static_symbol_name)
     if elf.dynsym_table is not None:
         for index in range(1, elf.dynsym_table[1]):
-            symbol = elf.dynamic_symbol(index)
-            if symbol is not None:
-                add(symbol, elf.dynamic_symbol_name)
+            dynamic = elf.dynamic_symbol(index)
+            if dynamic is not None:
+                add(dynamic, elf.dynamic_symbol_name)
     return labels
 
 
