@@ -24,7 +24,7 @@ from tbpf.errors import (
     TosVMNotConfiguredError,
 )
 from tbpf.runtime import (
-    DeployContractPayload, MemoryProvider, Overlay, RuntimeConfig, SqliteProvider,
+    DeployContractPayload, Overlay, RuntimeConfig, SqliteProvider,
     TBPFAsmModule, TosVMModule, TosVMOutcome, TosVMRequest, UnconfiguredTosVM,
 )
 from tbpf.runtime import sqlite as sqlite_module
@@ -192,7 +192,6 @@ def test_executables_are_cached_per_contract(chain: Chain, engine: str) -> None:
 def _scenario(chain: Chain, engine: str) -> list[object]:
     deploy = DeployTx(ALICE, DeployContractPayload(TBPFAsmModule(asm(STORE))).encode(), 0)
     contract = deploy.hash
-    fail = deploy_asm  # noqa: F841 - keeps the import used in both providers' runs
     txs = [
         FundTx(BOB, 50, chain.nonce(dev_address("faucet"))),
         deploy,

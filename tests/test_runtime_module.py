@@ -25,7 +25,7 @@ from tbpf.runtime import (
 from tbpf.runtime.module import MAX_ENTRY_NAME
 from tbpf.versions import SBPFVersion
 
-from tos_helpers import ALICE, asm, deploy_asm, probe, results, unchanged, INPUT, DATA
+from tos_helpers import ALICE, DATA, INPUT, asm, probe, results, unchanged
 
 ELF_DIR = Path(__file__).parent / "elfs"
 

@@ -23,7 +23,7 @@ def test_every_syscall_is_listed_with_its_hash() -> None:
 
 def test_costs_come_from_the_table(tmp_path: Path) -> None:
     text = render()
-    assert f"| `tos_transfer` |" in text and f"| {TOS_COSTS.transfer} |" in text
+    assert "| `tos_transfer` |" in text and f"| {TOS_COSTS.transfer} |" in text
     stale = tmp_path / "syscalls.md"
     stale.write_text(text.replace(str(TOS_COSTS.transfer), "1"))
     assert main(["--check", "--output", str(stale)]) == 1

@@ -334,3 +334,30 @@ def test_return_data_buffer_checks(chain: Chain, engine: str) -> None:
     err = tx.invoke.error
     assert isinstance(err, SyscallError), (tx.invoke.exit_code, tx.invoke.logs)
     assert err.inner_kind == "AccessViolation" and err.syscall == "tos_get_return_data"
+
+
+def _everything(engine: str) -> list[object]:
+    """A scenario touching calls, failures and rollbacks; everything observable."""
+    chain = Chain.in_memory()
+    chain.fund(ALICE, 10**6)
+    callee = deploy_asm(chain, CALLEE)
+    caller = deploy_asm(chain, CALLER)
+    relays = [deploy_asm(chain, RELAY) for _ in range(TOS_LIMITS.max_invoke_depth + 1)]
+    out: list[object] = []
+    for callee_input, gas, deposit in [(b"\x00ping", 0, 5), (b"\x01", 0, 0), (b"\x02", 0, 0),
+                                       (b"\x03", 7000, 0), (b"\x04" + caller, 0, 0),
+                                       (b"\x05", 30_000, 0)]:
+        tx = chain.invoke(caller, engine=engine, sender=ALICE, deposits=[(NATIVE_ASSET, 10)],
+                          input=caller_input(callee, callee_input, gas, deposit))
+        out.append(tx.to_json())
+    out.append(chain.invoke(caller, engine=engine, input=caller_input(caller, b"")).to_json())
+    out.append(chain.invoke(relays[0], engine=engine, input=b"".join(relays[1:])).to_json())
+    out.append(chain.provider.dump())
+    return out
+
+
+def test_engines_agree_on_everything() -> None:
+    from conftest import ENGINES
+    reference = _everything(ENGINES[0])
+    for engine in ENGINES[1:]:
+        assert _everything(engine) == reference, engine

@@ -22,7 +22,7 @@ from tbpf.hashing import symbol_hash
 
 from tos_helpers import (
     ALICE, BOB, DATA, INPUT, PROGRAM, UNMAPPED, asm, deploy_asm, load_args, probe, results,
-    straight_line_cost, u64, unchanged,
+    straight_line_cost, unchanged,
 )
 
 C = TOS_COSTS

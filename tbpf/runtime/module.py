@@ -273,10 +273,13 @@ class DeployContractPayload:
         """
         return cls(decode_module(data))
 
-    def validate(self, syscalls: SyscallRegistry, *, config: Config | None = None,
+    def validate(self, syscalls: SyscallRegistry | None = None, *,
+                 config: Config | None = None,
                  allow_assembly: bool = True) -> Executable | None:
         """Deploy-time checks; returns the loaded, verified program (``None`` for TosVM,
         whose bytecode only its executor can judge).
+
+        ``syscalls`` defaults to the runtime's shared TOS registry.
 
         Raises:
             ContractTooLargeError: code over 1 MiB.
@@ -290,6 +293,9 @@ class DeployContractPayload:
             return None
         if isinstance(module, TBPFAsmModule) and not allow_assembly:
             raise ContractError("assembly contracts are disabled on this chain")
+        if syscalls is None:
+            from .execute import default_syscalls
+            syscalls = default_syscalls()
         return load_module(module, syscalls, config=config)
 
 
