@@ -136,6 +136,10 @@ class InvokeTx:
     def __post_init__(self) -> None:
         _check_fields(addresses=[self.sender, self.contract, *(a for a, _ in self.deposits)],
                       u64s=[self.nonce, self.gas_limit, *(n for _, n in self.deposits)])
+        try:
+            self.entry.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            raise InvalidTransactionError("the entry point name is not UTF-8 text") from None
 
     def encode(self) -> bytes:
         """Canonical bytes (the transaction hash is their sha256)."""

@@ -134,3 +134,21 @@ def test_params() -> None:
     for bad in ("u64", "hash:00", "bool:maybe", "i8:128", "hex:zz"):
         with pytest.raises(ValueError):
             encode_param(bad)
+
+
+def test_deploy_an_elf_file(tmp_path: Path, capsys, engine: str) -> None:  # type: ignore[no-untyped-def]
+    from tbpf.linker import link_objects
+    from test_runtime_module import ECHO, _object
+    so = tmp_path / "echo.so"
+    so.write_bytes(link_objects([_object(ECHO)], version="v3"))
+    state = str(tmp_path / "state")
+    code, out, _ = run(capsys, "chain", "deploy", str(so), "--state-dir", state, "--json")
+    assert code == 0 and json.loads(out)["deploy"]["kind"] == "TBPF"
+    contract = json.loads(out)["deploy"]["contract"]
+    code, out, _ = run(capsys, "chain", "invoke", contract, "--param", "str:hey", "--engine",
+                       engine, "--state-dir", state, "--json")
+    result = json.loads(out)["invoke"]
+    assert code == 0 and result["return_data"] == encode_param("str:hey").hex()
+    code, out, _ = run(capsys, "chain", "invoke", contract, "--entry", "answer",
+                       "--state-dir", state)
+    assert code == 1 and "exit code 42" in out

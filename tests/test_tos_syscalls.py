@@ -22,7 +22,7 @@ from tbpf.hashing import symbol_hash
 
 from tos_helpers import (
     ALICE, BOB, DATA, INPUT, PROGRAM, UNMAPPED, asm, deploy_asm, load_args, probe, results,
-    straight_line_cost, unchanged,
+    straight_line_cost, u64, unchanged,
 )
 
 C = TOS_COSTS
@@ -100,6 +100,15 @@ def test_environment_getters(chain: Chain, engine: str) -> None:
     assert tx.height == height == chain.height
     assert values == [0, 0, 0, 0, 0, height, block_timestamp(height)]
     assert tx.invoke.gas_used == straight_line_cost(source) + 7 * ENV + ret_cost(160 + 56)
+
+
+def test_clock_sysvar_comes_from_the_chain(chain: Chain, engine: str) -> None:
+    _, tx, data, values, _ = run_probe(chain, engine, ("sol_get_clock_sysvar", [DATA]),
+                                       dump=40)
+    height = tx.height
+    assert values == [0]
+    assert data == (u64(height) + u64(block_timestamp(height)) + bytes(16)
+                    + u64(block_timestamp(height)))
 
 
 def test_input_region_registers_and_get_input_data(chain: Chain, engine: str) -> None:
