@@ -87,6 +87,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--max-run-slots", type=_positive_int, metavar="N",
                    help="do not run verified programs larger than N slots (elf kind: "
                         "skips the JIT compile of big seed files)")
+    p.add_argument("--repeat", type=_positive_int, default=2, metavar="N",
+                   help="runs of the candidate per case, each compared (default 2: the "
+                        "second reuses the compiled code)")
     p.add_argument("--no-minimize", action="store_true", help="write findings as found")
     p.add_argument("--plain", action="store_true",
                    help="plain progress lines even on a terminal")
@@ -123,6 +126,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         min_insns=args.min_insns, max_insns=args.max_insns,
         elf_corpus=tuple(args.elf_corpus or ()), case_timeout=args.case_timeout,
         minimize=not args.no_minimize, max_run_slots=args.max_run_slots,
+        repeat=args.repeat,
         **({"versions": versions} if versions else {}))
     if args.kind == "elf":
         _check_elf(config)

@@ -74,6 +74,7 @@ class CampaignConfig:
         max_reports_per_signature: findings of one signature that are minimized and written.
         max_run_slots: verified programs larger than this are not run (elf kind: keeps
             the JIT's compile time of big seed files out of quick campaigns).
+        repeat: runs of the candidate per case (the second reuses its compiled code).
     """
 
     kind: str = "smart"
@@ -92,6 +93,7 @@ class CampaignConfig:
     minimize: bool = True
     max_reports_per_signature: int = 3
     max_run_slots: int | None = None
+    repeat: int = 2
 
     def with_(self, **changes: Any) -> "CampaignConfig":
         """A copy with ``changes``."""
@@ -182,7 +184,24 @@ class CaseFactory:
             case = mutate_elf(ch, self.elf_seeds())
         else:
             raise ValueError(f"unknown fuzz kind {cfg.kind!r} (smart, dumb, elf)")
+        if cfg.kind == "smart" and ch.chance(1, 4):
+            case = self._tight_budget(case, ch)
         return case.with_(seed=seed, index=index)
+
+    def _tight_budget(self, case: FuzzCase, ch: RandomChooser) -> FuzzCase:
+        """The case with a budget at (or just under) what it needs: run it once on the
+        interpreter (the specification) and take its compute units minus 0-3 (or half),
+        where metering off-by-ones at block ends, exits and syscalls live."""
+        from ..syscalls import solana_syscalls
+        from .compare import run_engine
+        syscalls = solana_syscalls()
+        exe = case.executable(syscalls)
+        exe.verify()
+        used = run_engine(exe, case, "interp", syscalls).fields.get("compute_units")
+        if not isinstance(used, int):  # pragma: no cover - the interpreter always reports
+            return case
+        cut = ch.choice((0, 0, 1, 1, 2, 3, used // 2))
+        return case.with_(budget=max(0, used - cut))
 
 
 @contextmanager
@@ -296,7 +315,8 @@ class Runner:
         try:
             with _time_limit(self.config.case_timeout):
                 report = run_differential(case, self.reference, self.candidate, self.syscalls,
-                                          max_run_slots=self.config.max_run_slots)
+                                          max_run_slots=self.config.max_run_slots,
+                                          repeat=self.config.repeat)
         except CaseTimeout as exc:
             report = CaseReport(case, "hang", crash=f"CaseTimeout: {exc}")
         except KeyboardInterrupt:
@@ -402,9 +422,9 @@ def write_finding(out_dir: Path, record: dict[str, Any]) -> Path:
             name = engine.split(":")[0]
             if name in ("interp", "jit"):  # the engines `tbpf run` knows
                 replay_cmds.append(f"tbpf run {s_path} {args} --engine {name}")
-        if not fc.input_writable:
-            replay_cmds.append("# note: the input is read-only in this case; only "
-                               "`tbpf fuzz --replay` reproduces that")
+        if not fc.input_writable or fc.registers:
+            replay_cmds.append("# note: this case has a read-only input or preset registers; "
+                               "only `tbpf fuzz --replay` reproduces those")
     record = dict(record, replay=replay_cmds)
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

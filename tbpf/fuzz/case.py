@@ -46,6 +46,9 @@ class FuzzCase:
         budget: compute units.
         heap_size: heap bytes.
         seed: the case seed (``derive_seed(campaign seed, kind, index)``), if generated.
+        registers: ``(index, value)`` presets of r0..r10 before entry (the API's
+            ``registers=``; empty = the standard entry state). Only ``tbpf fuzz --replay``
+            reproduces them (``tbpf run`` has no option for it).
         index: the case index inside its campaign, if generated.
         note: free text (e.g. which ELF file was mutated, and how).
     """
@@ -59,6 +62,7 @@ class FuzzCase:
     input_writable: bool = True
     budget: int = 10_000
     heap_size: int = 32 * 1024
+    registers: tuple[tuple[int, int], ...] = ()
     seed: int | None = None
     index: int | None = None
     note: str = ""
@@ -114,6 +118,7 @@ class FuzzCase:
             "input_writable": self.input_writable,
             "budget": self.budget,
             "heap_size": self.heap_size,
+            "registers": {str(i): v for i, v in self.registers},
             "seed": self.seed,
             "index": self.index,
             "note": self.note,
@@ -144,6 +149,8 @@ class FuzzCase:
                 input_writable=bool(data.get("input_writable", True)),
                 budget=int(data.get("budget", 10_000)),
                 heap_size=int(data.get("heap_size", 32 * 1024)),
+                registers=tuple(sorted((int(i), int(v) & ((1 << 64) - 1)) for i, v in
+                                       dict(data.get("registers") or {}).items())),
                 seed=None if data.get("seed") is None else int(data["seed"]),
                 index=None if data.get("index") is None else int(data["index"]),
                 note=str(data.get("note", "")),

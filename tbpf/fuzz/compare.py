@@ -178,7 +178,7 @@ def run_engine(exe: Executable, case: FuzzCase, engine: "str | Engine",
     try:
         outcome = run_executable(exe, engine=engine, input=case.input,
                                  input_writable=case.input_writable, budget=case.budget,
-                                 syscalls=syscalls)
+                                 registers=dict(case.registers) or None, syscalls=syscalls)
     except HarnessError:
         raise
     except ProgramFault as exc:  # pragma: no cover - run_executable turns these into outcomes
@@ -264,13 +264,17 @@ class CaseReport:
 
 
 def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str | Engine",
-                     syscalls: SyscallRegistry, *, max_run_slots: int | None = None) -> CaseReport:
+                     syscalls: SyscallRegistry, *, max_run_slots: int | None = None,
+                     repeat: int = 1) -> CaseReport:
     """Load, verify and run ``case`` on both engines and compare.
 
     A loader rejection (``ELFError``) or verifier rejection makes the case ``rejected``.
     Any other exception while loading (a loader bug) is a ``crash``. A verified program
     of more than ``max_run_slots`` slots is not run (status ``loaded``: the loader
-    contract was still checked).
+    contract was still checked). With ``repeat > 1`` the candidate runs the same
+    executable again (its compiled code is reused) and every run is compared with the
+    reference; differences of run *k* are reported as ``run<k>:<field>`` (state leaking
+    from one run into the next).
     """
     from ..errors import ELFError
     try:
@@ -299,6 +303,13 @@ def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str 
     cand = run_engine(exe, case, candidate, syscalls)
     diffs = compare(ref, cand)
     crash = ref.crash or cand.crash
+    for k in range(2, repeat + 1):
+        if crash:
+            break
+        again = run_engine(exe, case, candidate, syscalls)
+        crash = again.crash
+        diffs += [Difference(f"run{k}:{d.field}", d.reference, d.candidate)
+                  for d in compare(ref, again)]
     status = "crash" if crash else "diverged" if diffs else "same"
     return CaseReport(case, status, reference=ref, candidate=cand, differences=diffs,
                       crash=crash, opcodes=opcodes)

@@ -200,6 +200,12 @@ def minimize(case: FuzzCase, still_fails: Predicate, *, max_trials: int = 600,
 
     case = _ddmin(case, lambda c: list(c.function_pcs), drop_functions, still_fails, budget)
     case = _ddmin(case, nop_pcs, delete_slots, still_fails, budget)
+
+    def drop_registers(c: FuzzCase, indices: list[int]) -> FuzzCase:
+        return c.with_(registers=tuple((i, v) for i, v in c.registers if i not in indices))
+
+    case = _ddmin(case, lambda c: [i for i, _ in c.registers], drop_registers, still_fails,
+                  budget)
     # Input: zero 8-byte chunks, then shorten.
     if case.input:
         def zero(c: FuzzCase, starts: list[int]) -> FuzzCase:

@@ -211,8 +211,8 @@ class _Gen:
         self.opts = opts
         self.functions: list[str] = []
         self.current_function = -1
-        self.heap_size = ch.weighted([(DEFAULT_HEAP_SIZE, 6), (0, 1), (1024, 1),
-                                      (2 * DEFAULT_HEAP_SIZE, 1)])
+        self.heap_size = ch.weighted([(DEFAULT_HEAP_SIZE, 8), (0, 1), (1024, 1),
+                                      (2 * DEFAULT_HEAP_SIZE, 1), (ch.int(1, 4100), 2)])
         self.input_len = 80 + ch.int(0, 176)
         self.config = Config(heap_size=self.heap_size)
         self.syscalls = solana_syscalls()
@@ -713,6 +713,15 @@ def generate_smart(ch: Chooser, version: SBPFVersion | None = None,
         raise InternalError(f"smart generator produced an unverifiable {v.label} program: "
                             f"{err.kind}: {err}") from err
     budget = ch.weighted([(ch.int(1, 64), 2), (ch.int(65, 2_000), 2), (20_000, 6)])
+    registers: tuple[tuple[int, int], ...] = ()
+    if ch.chance(1, 12):
+        # Preset registers (the API allows it): r0/r2..r9 are overwritten by the
+        # prologue, so what matters is r1 (the prologue's base) and r10 (an unusual
+        # frame pointer takes the JIT off its trusted-frame-pointer path).
+        fp = gen.frame_pointer()
+        registers = ((1, ch.choice((MM_INPUT_START, MM_INPUT_START + 8, MM_HEAP_START, 0))),
+                     (10, ch.choice((fp, fp - 64, fp + 8, fp + 4096, MM_STACK_START,
+                                     MM_HEAP_START + 512, fp - 1))))
     return FuzzCase(kind="smart", version=v, program=text, function_pcs=functions,
                     input=gen.input_bytes(), input_writable=not ch.chance(1, 10),
-                    budget=budget, heap_size=gen.heap_size)
+                    budget=budget, heap_size=gen.heap_size, registers=registers)
