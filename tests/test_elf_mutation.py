@@ -74,19 +74,20 @@ def from_safety_net(err: ELFError) -> bool:
 
 
 def check_case(data: bytes, config: Config, stats: CampaignStats, jit: bool,
-               what: str) -> None:
+               what: str) -> bool:
+    """Check one case; True if the program ran."""
     try:
         exe = load_elf(data, config, syscalls=SYSCALLS)
     except ELFError as err:
         assert not from_safety_net(err), f"{what}: {err!r} from {err.__cause__!r}"
         stats.outcomes[f"load:{err.kind}"] += 1
-        return
+        return False
     assert isinstance(exe, Executable)
     try:
         exe.verify()
     except VerifierError as err:
         stats.outcomes[f"verify:{err.kind}"] += 1
-        return
+        return False
     outcome = run_executable(exe, engine="interp", input=INPUT, budget=400, syscalls=SYSCALLS)
     assert outcome.error is None or isinstance(outcome.error, ProgramFault)
     stats.outcomes["ran:" + ("ok" if outcome.error is None else outcome.error.kind)] += 1
@@ -94,6 +95,7 @@ def check_case(data: bytes, config: Config, stats: CampaignStats, jit: bool,
         other = run_executable(exe, engine="jit", input=INPUT, budget=400, syscalls=SYSCALLS)
         assert outcome_key(other) == outcome_key(outcome), what
         stats.jit_runs += 1
+    return True
 
 
 def run_campaign(seed_name: str, n_cases: int, stats: CampaignStats, rng_seed: int) -> None:
@@ -104,12 +106,7 @@ def run_campaign(seed_name: str, n_cases: int, stats: CampaignStats, rng_seed: i
         data, used = mutate(rng, base)
         config = CONFIGS[case % len(CONFIGS)]
         what = f"{seed_name} case {case} (seed {rng_seed}) {used}"
-        before = stats.outcomes["ran:ok"] + sum(v for k, v in stats.outcomes.items()
-                                                if k.startswith("ran:"))
-        check_case(data, config, stats, jit=runnable % JIT_EVERY == 0, what=what)
-        after = stats.outcomes["ran:ok"] + sum(v for k, v in stats.outcomes.items()
-                                               if k.startswith("ran:"))
-        runnable += after != before
+        runnable += check_case(data, config, stats, jit=runnable % JIT_EVERY == 0, what=what)
 
 
 @pytest.mark.parametrize("seed_name", sorted(SEEDS))
