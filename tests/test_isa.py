@@ -136,7 +136,8 @@ def test_any_slot_decodes_and_reencodes_bit_exactly(raw, version):
     assert encode_slot(opc, dst, src, off, imm) == raw
     insn = decode_program(raw, version)[0]
     assert insn.spec is decode_table(version)[opc]
-    assert insn.encode() == raw
+    # a lone lddw slot (nothing after it to merge) still encodes as lddw: two slots
+    assert insn.encode()[:INSN_SIZE] == raw
 
 
 def test_lddw_in_the_last_slot_is_not_merged():
