@@ -26,9 +26,9 @@ def test_a_clean_campaign_exits_zero_and_reports_its_numbers(tmp_path, capsys):
     assert not out.exists()  # nothing found, nothing written
 
 
-def test_dumb_kind_counts_rejections(capsys):
+def test_dumb_kind_counts_rejections(capsys, tmp_path):
     assert main(["fuzz", "--kind", "dumb", "--cases", "300", "--seed", "2", "--plain",
-                 "--engine-b", CANDIDATE]) == 0
+                 "--engine-b", CANDIDATE, "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "done: 300 cases" in text and "rejected" in text
 
@@ -87,18 +87,18 @@ def test_a_hang_in_native_code_is_caught_by_the_parent(tmp_path, capsys):
     assert record["type"] == "hang" and "no progress" in record["crash"]
 
 
-def test_seconds_limit(capsys):
+def test_seconds_limit(capsys, tmp_path):
     assert main(["fuzz", "--seconds", "2", "--seed", "4", "--plain",
-                 "--engine-b", CANDIDATE]) == 0
+                 "--engine-b", CANDIDATE, "--out", str(tmp_path)]) == 0
     assert "done:" in capsys.readouterr().out
 
 
-def test_elf_kind_without_a_loader_is_a_clean_usage_error(monkeypatch, capsys):
+def test_elf_kind_without_a_loader_is_a_clean_usage_error(monkeypatch, capsys, tmp_path):
     import tbpf.fuzz.elfmut as elfmut
     real = importlib.util.find_spec
     monkeypatch.setattr(elfmut.importlib.util, "find_spec",
                         lambda name, *a: None if name == "tbpf.elf" else real(name, *a))
-    assert main(["fuzz", "--kind", "elf", "--cases", "5"]) == 2
+    assert main(["fuzz", "--kind", "elf", "--cases", "5", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "loader unavailable" in err and "Traceback" not in err
 

@@ -203,3 +203,27 @@ def test_resolve_engine_accepts_the_documented_names(spec):
 def test_resolve_engine_rejects_unknown_names(spec):
     with pytest.raises(ValueError):
         resolve_engine(spec)
+
+
+class _SecondRunOnly(PlantedEngine):
+    """A planted bug that only shows when the same executable runs a second time."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.runs = 0
+
+    def execute(self, exe, memory, state, ctx, syscalls):  # type: ignore[no-untyped-def]
+        self.runs += 1
+        if self.runs % 2:
+            from tbpf.vm import get_engine
+            return get_engine("interp").execute(exe, memory, state, ctx, syscalls)
+        return super().execute(exe, memory, state, ctx, syscalls)
+
+
+def test_state_leaking_into_a_second_run_is_reported_with_its_run_number():
+    engine = _SecondRunOnly("memory.heap")
+    once = run_differential(_case(RICH), "interp", engine, SYSCALLS, repeat=1)
+    assert once.status == "same"
+    twice = run_differential(_case(RICH), "interp", _SecondRunOnly("memory.heap"), SYSCALLS,
+                             repeat=2)
+    assert _fields(twice) == ["run2:memory.heap"]

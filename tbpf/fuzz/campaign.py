@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -470,9 +471,14 @@ def run_inprocess(config: CampaignConfig, indices: Iterable[int], *,
 # --------------------------------------------------------------------------------------
 
 def _worker_main(config: CampaignConfig, wid: int, n_workers: int, first_k: int,
-                 queue: Any, stop: Any, current: Any, heartbeat: Any) -> None:
+                 queue: Any, stop: Any, current: Any, heartbeat: Any,
+                 fault_log: str | None = None) -> None:
     """Worker process: run indices ``wid + n_workers * k`` for ``k >= first_k``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if fault_log is not None:
+        # A segfault in compiled code kills the process: leave its stacks for the parent.
+        import faulthandler
+        faulthandler.enable(open(fault_log, "w"), all_threads=True)  # noqa: SIM115
     try:
         runner = Runner(config)
     except Exception:  # noqa: BLE001
@@ -523,6 +529,15 @@ class _Worker:
     current: Any
     heartbeat: Any
     done: bool = False
+    fault_log: str = ""
+
+    def native_stacks(self) -> str:
+        """What faulthandler wrote when the worker died (empty if nothing)."""
+        try:
+            with open(self.fault_log) as f:
+                return f.read()
+        except OSError:
+            return ""
 
 
 def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
@@ -544,14 +559,18 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
     n = max(1, config.workers)
     workers: dict[int, _Worker] = {}
 
+    fault_dir = tempfile.TemporaryDirectory(prefix="tbpf-fuzz-")
+
     def start(wid: int, first_k: int) -> None:
         current = ctx.Value("q", -1)
         heartbeat = ctx.Value("d", time.monotonic())
+        fault_log = os.path.join(fault_dir.name, f"worker-{wid}-{first_k}.txt")
         proc = ctx.Process(target=_worker_main, name=f"tbpf-fuzz-{wid}",
-                           args=(config, wid, n, first_k, queue, stop, current, heartbeat),
+                           args=(config, wid, n, first_k, queue, stop, current, heartbeat,
+                                 fault_log),
                            daemon=True)
         proc.start()
-        workers[wid] = _Worker(wid, proc, current, heartbeat)
+        workers[wid] = _Worker(wid, proc, current, heartbeat, fault_log=fault_log)
 
     for wid in range(n):
         start(wid, 0)
@@ -609,8 +628,10 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
                     # It may have said "done" just before exiting: drain first.
                     if not _drain_until_done(queue, w, stats, record, workers):
                         code = w.process.exitcode
-                        lost_case(w, "crash", f"WorkerDied: worker exited with status {code} "
-                                              f"while running case {w.current.value}")
+                        stacks = w.native_stacks()
+                        lost_case(w, "crash", (f"{stacks}\n" if stacks else "")
+                                  + f"WorkerDied: worker exited with status {code} "
+                                    f"while running case {w.current.value}")
                 elif now - w.heartbeat.value > config.case_timeout + max(2.0, config.case_timeout):
                     # The worker's own timer had its chance (case_timeout): this is a
                     # hang it cannot see (native code, a blocked signal).
@@ -630,6 +651,7 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
             if w.process.is_alive():
                 w.process.kill()
                 w.process.join()
+        fault_dir.cleanup()
     elapsed = time.monotonic() - begin
     if on_progress is not None:
         on_progress(stats, elapsed)

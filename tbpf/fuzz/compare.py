@@ -272,8 +272,8 @@ def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str 
     Any other exception while loading (a loader bug) is a ``crash``. A verified program
     of more than ``max_run_slots`` slots is not run (status ``loaded``: the loader
     contract was still checked). With ``repeat > 1`` the candidate runs the same
-    executable again (its compiled code is reused) and every run is compared with the
-    reference; differences of run *k* are reported as ``run<k>:<field>`` (state leaking
+    executable again (its compiled code is reused) and every later run is compared with
+    its first; differences of run *k* are reported as ``run<k>:<field>`` (state leaking
     from one run into the next).
     """
     from ..errors import ELFError
@@ -308,8 +308,10 @@ def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str 
             break
         again = run_engine(exe, case, candidate, syscalls)
         crash = again.crash
+        # Compared with the candidate's first run: a bug that shows every time is
+        # reported once (above); a run that differs from its predecessor is a leak.
         diffs += [Difference(f"run{k}:{d.field}", d.reference, d.candidate)
-                  for d in compare(ref, again)]
+                  for d in compare(cand, again)]
     status = "crash" if crash else "diverged" if diffs else "same"
     return CaseReport(case, status, reference=ref, candidate=cand, differences=diffs,
                       crash=crash, opcodes=opcodes)

@@ -1,0 +1,1 @@
+    syscall sol_log_64_
