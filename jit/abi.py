@@ -17,7 +17,9 @@ word    name                   meaning
 17      ``syscall_fn``         address of the syscall callback (see :data:`SYSCALL_CFUNC`)
 18      ``run_id``             identifies the Python run for the callback
 19      ``syscall_failed``     set to 1 by the callback when the syscall raised
-20..31  reserved
+20      ``stack_limit``        lowest native stack address compiled code may use; a guest
+                               function entered below it hands the run to the interpreter
+21..31  reserved
 32..    ``frames``             ``max_call_depth`` x 6 words: r6, r7, r8, r9, r10, return pc
 ======  =====================  =========================================================
 
@@ -36,14 +38,15 @@ import ctypes
 
 __all__ = [
     "CTX_REGS", "CTX_PC", "CTX_REMAINING", "CTX_DEPTH", "CTX_FAULT_ADDR", "CTX_FAULT_SIZE",
-    "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED", "CTX_FRAMES",
+    "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED", "CTX_STACK_LIMIT",
+    "CTX_FRAMES",
     "FRAME_WORDS", "NUM_REGION_SLOTS", "REGION_WORDS", "REGION_START", "REGION_LOAD_LEN",
     "REGION_STORE_LEN", "REGION_HOST", "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT",
     "STATUS_SYSCALL_ERROR", "STATUS_INTERNAL", "SYSCALL_CFUNC", "ENTRY_CFUNC", "ctx_words",
     "ABI_VERSION",
 ]
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 """Bumped whenever the layout or the lowering changes meaning (part of cache keys)."""
 
 CTX_REGS = 0
@@ -56,6 +59,7 @@ CTX_FAULT_ACCESS = 16
 CTX_SYSCALL_FN = 17
 CTX_RUN_ID = 18
 CTX_SYSCALL_FAILED = 19
+CTX_STACK_LIMIT = 20
 CTX_FRAMES = 32
 FRAME_WORDS = 6
 

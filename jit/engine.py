@@ -376,35 +376,44 @@ class CompileStats:
 
 
 class JitProgram:
-    """One program compiled for one syscall resolution and lowering options."""
+    """One program compiled for one syscall resolution and lowering options.
+
+    On a disk-cache hit nothing is lowered: the object image carries the syscall order
+    it was compiled with. The IR is produced lazily, only when a tier must be compiled.
+    """
 
     def __init__(self, engine: "JitEngine", exe: Executable, syscalls: SyscallRegistry,
                  options: LoweringOptions, key: str) -> None:
         self.engine = engine
         self.exe = exe
+        self.registry = syscalls
         self.options = options
         self.key = key
         self.stats = CompileStats()
         self.runs = 0
         self.lock = threading.Lock()
         self.tier_up_started = False
-        t0 = time.perf_counter()
-        self.lowered: LoweredProgram | None = lower(exe, exe.verify(), syscalls, options)
-        self.stats.lower_s = time.perf_counter() - t0
-        self.stats.instructions = self.lowered.num_instructions
-        self.syscall_keys = tuple(sc.key for sc in self.lowered.syscalls)
         self.ctx_words = abi.ctx_words(exe.config.max_call_depth)
+        self._lowered: LoweredProgram | None = None
+        self.syscall_keys: tuple[int, ...] = ()
         config = engine.config
         self.code: _NativeCode
         cached = self._cached(TIER_OPTIMIZED)
-        if cached is not None:
-            self.code = cached
-        elif config.tier == "optimized":
-            self.code = self._build(TIER_OPTIMIZED)
-        else:
-            self.code = self._cached(TIER_FAST) or self._build(TIER_FAST)
-        if self.code.tier == TIER_OPTIMIZED:
-            self.lowered = None  # nothing left to compile: drop the IR
+        if cached is None and config.tier != "optimized":
+            cached = self._cached(TIER_FAST)
+        self.code = cached if cached is not None else self._build(
+            TIER_OPTIMIZED if config.tier == "optimized" else TIER_FAST)
+
+    @property
+    def lowered(self) -> LoweredProgram:
+        """The IR (lowered on first use)."""
+        with self.lock:
+            if self._lowered is None:
+                t0 = time.perf_counter()
+                self._lowered = lower(self.exe, self.exe.verify(), self.registry, self.options)
+                self.stats.lower_s = time.perf_counter() - t0
+                self.stats.instructions = self._lowered.num_instructions
+            return self._lowered
 
     @property
     def tier(self) -> int:
@@ -418,19 +427,23 @@ class JitProgram:
         cache = self.engine.disk_cache
         if cache is None:
             return None
-        obj = cache.get(self._cache_key(tier))
-        if obj is None:
+        blob = cache.get(self._cache_key(tier))
+        if blob is None or len(blob) < 4:
             return None
+        count = int.from_bytes(blob[:4], "little")
+        if len(blob) < 4 + 4 * count:
+            return None
+        keys = tuple(int.from_bytes(blob[4 + 4 * i:8 + 4 * i], "little") for i in range(count))
+        obj = blob[4 + 4 * count:]
         t0 = time.perf_counter()
         code = _NativeCode(obj, tier, self.engine.config.links_per_generation)
+        self.syscall_keys = keys
         self.stats.link_s[tier] = time.perf_counter() - t0
         self.stats.cache_hit[tier] = True
         return code
 
     def _build(self, tier: int) -> _NativeCode:
         lowered = self.lowered
-        if lowered is None:
-            raise InternalError("tier compile requested after the IR was dropped")
         t0 = time.perf_counter()
         obj = codegen().compile(lowered.ir, tier, self.engine.config, self.key[:16])
         t1 = time.perf_counter()
@@ -438,8 +451,12 @@ class JitProgram:
         self.stats.compile_s[tier] = t1 - t0
         self.stats.link_s[tier] = time.perf_counter() - t1
         self.stats.cache_hit[tier] = False
+        keys = tuple(sc.key for sc in lowered.syscalls)
+        self.syscall_keys = keys
         if self.engine.disk_cache is not None:
-            self.engine.disk_cache.put(self._cache_key(tier), obj)
+            meta = len(keys).to_bytes(4, "little") + b"".join(
+                k.to_bytes(4, "little") for k in keys)
+            self.engine.disk_cache.put(self._cache_key(tier), meta + obj)
         return code
 
     def note_run(self) -> None:
@@ -458,7 +475,7 @@ class JitProgram:
             self.engine.tier_up_failures += 1
             return
         self.code = code  # one reference assignment: atomic under the GIL
-        self.lowered = None
+        self._lowered = None  # nothing left to compile: drop the IR
 
     def wait_optimized(self, timeout: float = 120.0) -> bool:
         """Block until the optimized tier is in place (tests and benchmarks)."""
@@ -541,6 +558,51 @@ def _syscall_trampoline(ctx_addr: int, index: int, a1: int, a2: int, a3: int, a4
         except BaseException:  # noqa: BLE001
             pass
         return 0
+
+
+_STACK = threading.local()
+_STACK_MARGIN = 256 * 1024
+"""Native stack kept free below compiled code for syscall callbacks into Python."""
+
+
+def _stack_limit() -> int:
+    """Lowest native stack address compiled code may use on this thread (cached)."""
+    limit = getattr(_STACK, "limit", None)
+    if limit is None:
+        limit = _STACK.limit = _thread_stack_low() + _STACK_MARGIN
+    return limit
+
+
+def _thread_stack_low() -> int:
+    """The low end of the current thread's stack (pthread), or a conservative guess."""
+    try:
+        libc = ctypes.CDLL(None)
+        self_fn = libc.pthread_self
+        self_fn.restype = ctypes.c_ulong
+        self_fn.argtypes = []
+        getattr_fn = libc.pthread_getattr_np
+        getattr_fn.restype = ctypes.c_int
+        getattr_fn.argtypes = [ctypes.c_ulong, ctypes.c_void_p]
+        getstack = libc.pthread_attr_getstack
+        getstack.restype = ctypes.c_int
+        getstack.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                             ctypes.POINTER(ctypes.c_size_t)]
+        destroy = libc.pthread_attr_destroy
+        destroy.restype = ctypes.c_int
+        destroy.argtypes = [ctypes.c_void_p]
+        attr = ctypes.create_string_buffer(256)  # pthread_attr_t is 56 bytes on x86-64
+        if getattr_fn(self_fn(), attr) == 0:
+            addr = ctypes.c_void_p()
+            size = ctypes.c_size_t()
+            ok = getstack(attr, ctypes.byref(addr), ctypes.byref(size)) == 0
+            destroy(attr)
+            if ok and addr.value:
+                return int(addr.value)
+    except (OSError, AttributeError):
+        pass
+    # Unknown stack bounds: no guest function may be entered natively, so every run is
+    # handed to the interpreter (correct, never a crash).
+    return (1 << 64) - 1 - _STACK_MARGIN
 
 
 _TRAMPOLINE = abi.SYSCALL_CFUNC(_syscall_trampoline)
@@ -644,8 +706,8 @@ class JitEngine:
         code = program.code
         run_id = next(_RUN_IDS)
         words = np.zeros(program.ctx_words, dtype=np.uint64)
-        words[:abi.CTX_SYSCALL_FAILED] = (*state.registers, state.pc, state.remaining, 0, 0, 0,
-                                          0, _TRAMPOLINE_ADDR, run_id)
+        words[:abi.CTX_STACK_LIMIT + 1] = (*state.registers, state.pc, state.remaining, 0, 0,
+                                           0, 0, _TRAMPOLINE_ADDR, run_id, 0, _stack_limit())
         table = _region_table(memory)
         run = _Run([syscalls.get(k) or _missing(k) for k in program.syscall_keys], ctx, words)
         _RUNS[run_id] = run

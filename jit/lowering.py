@@ -49,6 +49,13 @@ from . import abi
 __all__ = ["LoweringOptions", "LoweredProgram", "lower", "lowered_forms", "ENTRY_SYMBOL"]
 
 ENTRY_SYMBOL = "tbpf_entry"
+_RET = "%Ret"
+_RET_TYPE = "{ i64, i64, i64, i64, i64, i64, i64, i64 }"
+"""What a guest function returns: status, r0..r5, the meter."""
+STATUS_RETURN = 200
+"""Internal status: the guest function returned normally (never leaves ``tbpf_entry``)."""
+STATUS_CALLX_MISS = 201
+"""Internal status: ``@callx_dispatch`` has no compiled function for the target slot."""
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 
@@ -141,7 +148,10 @@ class _Lowerer:
         self.out: list[str] = []
         self.tmp = 0
         self.cur = "entry"
-        self.exit_in: list[tuple[str, str, str]] = []   # (status, pc, from-label)
+        self.exit_in: list[tuple[str, str, str, str]] = []  # status, pc, depth, label
+        self.cache: dict[int, str] = {}
+        self.dirty: set[int] = set()
+        self.has_exit = False
         self.syscall_index: dict[int, int] = {}
         self.syscall_list: list[Syscall] = []
 
@@ -150,29 +160,50 @@ class _Lowerer:
         self.tmp += 1
         return f"%t{self.tmp}"
 
-    def label(self, name: str) -> None:
+    def label(self, name: str, keep: bool = False) -> None:
+        """Start a block. ``keep``: it is dominated by the block before it, so register
+        values already loaded there stay valid."""
+        assert not self.dirty, "a block ended without storing its registers"
+        if not keep:
+            self.cache.clear()
         self.out.append(f"{name}:")
         self.cur = name
 
     def emit(self, line: str) -> None:
+        if self.dirty and line.startswith(("br ", "switch ", "ret ")):
+            self.flush()
         self.out.append("  " + line)
 
+    # Within a block, guest registers are SSA values; they are stored back to their
+    # allocas before every branch (so exits and successor blocks read them from memory).
+    # This halves the IR the fast tier must compile; the optimized tier promotes the
+    # allocas anyway.
     def load_reg(self, reg: int) -> str:
-        v = self.t()
-        self.emit(f"{v} = load i64, ptr %r{reg}")
-        return v
+        value = self.cache.get(reg)
+        if value is None:
+            value = self.t()
+            self.out.append(f"  {value} = load i64, ptr %r{reg}")
+            self.cache[reg] = value
+        return value
 
     def store_reg(self, reg: int, value: str) -> None:
-        self.emit(f"store i64 {value}, ptr %r{reg}")
+        self.cache[reg] = value
+        self.dirty.add(reg)
+
+    def flush(self) -> None:
+        for reg in sorted(self.dirty):
+            self.out.append(f"  store i64 {self.cache[reg]}, ptr %r{reg}")
+        self.dirty.clear()
 
     def ctx_ptr(self, word: int) -> str:
         p = self.t()
         self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {word}")
         return p
 
-    def to_exit(self, status: int | str, pc: int | str) -> None:
+    def to_exit(self, status: int | str, pc: int | str, depth: str = "%depth") -> None:
+        """Leave the function through its exit block (state written back to ``ctx``)."""
         self.emit("br label %exit")
-        self.exit_in.append((str(status), str(pc), self.cur))
+        self.exit_in.append((str(status), str(pc), depth, self.cur))
 
     def fault(self, code: int, pc: int, refund: int, *, block: str | None = None) -> str:
         """Emit a fault exit block; returns its label."""
@@ -227,10 +258,15 @@ class _Lowerer:
             if insn is not None and insn.spec is not None and insn.spec.form is Form.LDDW:
                 if lo <= insn.imm < hi:
                     cands.add((insn.imm - lo) // INSN_SIZE)
-        ro = exe.ro_data
+        # Function pointers stored in read-only data (vtables, tables of handlers). The
+        # text itself is skipped: its slots would match whenever an immediate is 1.
+        ro = bytearray(exe.ro_data)
+        text_off = exe.text_vaddr - exe.ro_vm_addr
+        if 0 <= text_off < len(ro):
+            ro[text_off:text_off + len(exe.text)] = bytes(min(len(exe.text), len(ro) - text_off))
         usable = len(ro) - len(ro) % 8
         if usable and lo < hi:
-            words = np.frombuffer(ro, dtype="<u8", count=usable // 8)
+            words = np.frombuffer(bytes(ro[:usable]), dtype="<u8")
             hits = words[(words >= lo) & (words < hi)]
             cands.update(int((w - lo) // INSN_SIZE) for w in np.unique(hits)[:4096])
         return {c for c in cands if 0 <= c < self.n_slots and self.insns[c] is not None}
@@ -238,9 +274,10 @@ class _Lowerer:
     def lower(self) -> LoweredProgram:
         insns = self.insns
         n = self.n_slots
-        leaders = {self.exe.entry_pc}
-        return_sites: set[int] = set()
+        entry_pc = self.exe.entry_pc
+        leaders = {entry_pc}
         calls: dict[int, tuple[str, object]] = {}
+        call_targets: set[int] = set()
         for insn in insns:
             if insn is None or insn.spec is None:
                 continue
@@ -253,67 +290,222 @@ class _Lowerer:
                 kind, what = self.resolve_call(insn)
                 calls[pc] = (kind, what)
                 if kind == "call":
-                    leaders.add(what)  # type: ignore[arg-type]
-                    return_sites.add(pc + 1)
+                    call_targets.add(what)  # type: ignore[arg-type]
                 leaders.add(pc + 1)
-            elif form is Form.CALL_REG:
-                return_sites.add(pc + 1)
+            elif form in (Form.CALL_REG, Form.EXIT):
                 leaders.add(pc + 1)
-            elif form is Form.EXIT:
-                leaders.add(pc + 1)
-        entry_points = self.callx_candidates()
-        leaders |= entry_points
+        self.calls = calls
+        candidates = self.callx_candidates()
+        leaders |= call_targets | candidates
         leaders = {p for p in leaders if 0 <= p <= n and (p == n or insns[p] is not None)}
         leaders.add(n)
-        self.return_sites = sorted(return_sites)
-        self.entry_points = sorted(entry_points)
-        self.calls = calls
         ordered = sorted(leaders)
-
-        self.prologue()
-        count = 0
-        for idx, start in enumerate(ordered):
-            if start == n:
-                self.overrun_block(n)
-                continue
+        self.blocks: dict[int, tuple[int, list[Insn]]] = {}
+        for idx, start in enumerate(ordered[:-1]):
             end = ordered[idx + 1]
-            block = [i for i in insns[start:end] if i is not None]
-            count += len(block)
-            self.block(start, end, block)
-        self.exit_sequences()
+            self.blocks[start] = (end, [i for i in insns[start:end] if i is not None])
+        total = sum(len(b) for _, b in self.blocks.values())
+
+        # Functions: the entry, every call target, and the callx entry candidates (as long
+        # as duplicated blocks stay within budget; the rest are entered by the interpreter).
+        self.all_entries = ({entry_pc} | call_targets | candidates) & set(self.blocks)
+        self.functions: dict[int, list[int]] = {}
+        if entry_pc < n and insns[entry_pc] is not None:
+            self.functions[entry_pc] = self.reachable(entry_pc)
+        for target in sorted(call_targets):
+            if target not in self.functions:
+                self.functions[target] = self.reachable(target)
+        for target in sorted(candidates):
+            if target not in self.functions:
+                self.functions[target] = self.reachable(target)
+        self.entry_points = sorted(candidates & set(self.functions))
+        count = 0
+        for fn_entry, fn_blocks in self.functions.items():
+            count += self.function(fn_entry, fn_blocks)
+        self.root(entry_pc)
+        self.dispatcher()
         syscalls = tuple(self.syscall_list)
         ir = self.module_text()
-        return LoweredProgram(ir, syscalls, frozenset(entry_points), len(ordered), count)
+        return LoweredProgram(ir, syscalls, frozenset(self.entry_points),
+                              sum(len(b) for b in self.functions.values()), count)
 
-    def prologue(self) -> None:
+    def successors(self, start: int) -> list[int]:
+        """Blocks control can reach from the block at ``start`` within its function."""
+        if start == self.n_slots:
+            return []
+        end, block = self.blocks[start]
+        last = block[-1]
+        spec = last.spec
+        assert spec is not None
+        form = spec.form
+        if form is Form.JA:
+            return [last.pc + 1 + last.off]
+        if form in (Form.JUMP_IMM, Form.JUMP_REG):
+            return [last.pc + 1 + last.off, last.pc + 1]
+        if form is Form.CALL_IMM:
+            kind, _ = self.calls[last.pc]
+            return [last.pc + 1] if kind in ("syscall", "call") else []
+        if form is Form.CALL_REG:
+            return [last.pc + 1]
+        if form is Form.EXIT:
+            return []
+        return [end]
+
+    def reachable(self, entry: int) -> list[int]:
+        """Blocks of the guest function that starts at ``entry`` (calls return to pc+1).
+
+        A jump into another function's entry is a tail call, not part of this function,
+        so shared code is not duplicated (and loops between functions use no stack)."""
+        seen = {entry}
+        todo = [entry]
+        while todo:
+            for succ in self.successors(todo.pop()):
+                if succ not in seen and (succ == entry or succ not in self.all_entries):
+                    seen.add(succ)
+                    todo.append(succ)
+        return sorted(seen)
+
+    def goto(self, target: int) -> str:
+        """The label that continues at ``target``: its block, or a tail call into the
+        function that owns it."""
+        if target != self.fn_entry and target in self.all_entries:
+            self.tail_targets.add(target)
+            return f"tail_{target}"
+        return f"pc_{target}"
+
+    def tail_calls(self) -> None:
+        for target in sorted(self.tail_targets):
+            self.label(f"tail_{target}")
+            regs = [self.load_reg(r) for r in range(11)]
+            rem, res = self.t(), self.t()
+            self.emit(f"{rem} = load i64, ptr %rem")
+            args = ", ".join(f"i64 {v}" for v in regs + [rem])
+            self.emit(f"{res} = tail call tailcc {_RET} @f_{target}(ptr %ctx, "
+                      f"ptr %regions, {args}, i64 %depth)")
+            self.emit(f"ret {_RET} {res}")
+
+    def cost_of(self, blocks: list[int]) -> int:
+        return sum(len(self.blocks[b][1]) if b in self.blocks else 1 for b in blocks)
+
+    def function(self, entry: int, blocks: list[int]) -> int:
+        """Emit ``@f_<entry>``; returns the number of guest instructions lowered."""
+        self.exit_in = []
+        self.has_exit = False
+        self.fn_entry = entry
+        self.tail_targets: set[int] = set()
+        self.out.append(
+            f"define internal tailcc {_RET} @f_{entry}(ptr noalias %ctx, "
+            f"ptr noalias readonly %regions, "
+            + ", ".join(f"i64 %a{r}" for r in range(11))
+            + ", i64 %rem_in, i64 %depth) nounwind {")
         self.label("entry")
         for r in range(11):
             self.emit(f"%r{r} = alloca i64")
         self.emit("%rem = alloca i64")
-        self.emit("%depth = alloca i64")
         for r in range(11):
+            self.store_reg(r, f"%a{r}")
+        self.emit("store i64 %rem_in, ptr %rem")
+        # Native stack guard: guest calls are native calls (at most max_call_depth deep,
+        # but fast-tier frames can be large) and cross-function jumps are tail calls the
+        # fast tier may not eliminate. Below the limit the interpreter takes over.
+        sp, spi, limp, lim, low = self.t(), self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{sp} = call ptr @llvm.stacksave.p0()")
+        self.emit(f"{spi} = ptrtoint ptr {sp} to i64")
+        self.emit(f"{limp} = getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STACK_LIMIT}")
+        self.emit(f"{lim} = load i64, ptr {limp}")
+        self.emit(f"{low} = icmp ult i64 {spi}, {lim}")
+        self.emit(f"br i1 {low}, label %exit, label %pc_{entry}, !prof !0")
+        self.exit_in.append((str(abi.STATUS_BAIL), str(entry), "%depth", self.cur))
+        count = 0
+        for start in blocks:
+            if start == self.n_slots:
+                self.overrun_block(start)
+                continue
+            end, block = self.blocks[start]
+            count += len(block)
+            self.block(start, end, block)
+        self.tail_calls()
+        self.epilogue()
+        self.out.append("}")
+        self.out.append("")
+        return count
+
+    def epilogue(self) -> None:
+        if self.has_exit:
+            # exit: at depth 0 the run ends; else return r0-r5 and the meter to the caller,
+            # which keeps its own r6-r10 (callee-saved by the VM).
+            self.label("do_exit")
+            z = self.t()
+            self.emit(f"{z} = icmp eq i64 %depth, 0")
+            self.emit(f"br i1 {z}, label %ret_root, label %ret_call")
+            self.label("ret_root")
+            self.to_exit(abi.STATUS_EXIT, self.exe.entry_pc)
+            self.label("ret_call")
+            agg = f"{_RET} poison"
+            values = [str(STATUS_RETURN)] + [self.load_reg(r) for r in range(6)]
+            rem = self.t()
+            self.emit(f"{rem} = load i64, ptr %rem")
+            values.append(rem)
+            for k, v in enumerate(values):
+                nxt = self.t()
+                self.emit(f"{nxt} = insertvalue {agg}, i64 {v}, {k}")
+                agg = f"{_RET} {nxt}"
+            self.emit(f"ret {agg}")
+        # The exit: write the state back to ctx and return the status.
+        self.label("exit")
+        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, lbl in self.exit_in)
+        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, _d, lbl in self.exit_in)
+        depths = ", ".join(f"[ {d}, %{lbl} ]" for _s, _pc, d, lbl in self.exit_in)
+        self.emit(f"%status = phi i64 {status}")
+        self.emit(f"%xpc = phi i64 {pcs}")
+        self.emit(f"%xdepth = phi i64 {depths}")
+        for r in range(11):
+            v = self.load_reg(r)
             p = self.ctx_ptr(abi.CTX_REGS + r)
-            v = self.t()
-            self.emit(f"{v} = load i64, ptr {p}")
-            self.store_reg(r, v)
-        for word, slot in ((abi.CTX_REMAINING, "%rem"), (abi.CTX_DEPTH, "%depth")):
+            self.emit(f"store i64 {v}, ptr {p}")
+        v = self.t()
+        self.emit(f"{v} = load i64, ptr %rem")
+        for word, val in ((abi.CTX_REMAINING, v), (abi.CTX_DEPTH, "%xdepth"),
+                          (abi.CTX_PC, "%xpc")):
             p = self.ctx_ptr(word)
-            v = self.t()
+            self.emit(f"store i64 {val}, ptr {p}")
+        out = self.t()
+        self.emit(f"{out} = insertvalue {_RET} poison, i64 %status, 0")
+        self.emit(f"ret {_RET} {out}")
+
+    def root(self, entry_pc: int) -> None:
+        """``tbpf_entry``: load the state from ctx and call the entry function at depth 0."""
+        self.out.append(f"define i64 @{ENTRY_SYMBOL}(ptr noalias %ctx, "
+                        f"ptr noalias nocapture readonly %regions) nounwind {{")
+        self.label("entry")
+        if entry_pc not in self.functions:
+            # The entry slot is not an instruction start: the interpreter reports it.
+            p = self.ctx_ptr(abi.CTX_PC)
+            self.emit(f"store i64 {entry_pc}, ptr {p}")
+            self.emit(f"ret i64 {abi.STATUS_BAIL}")
+            self.out.append("}")
+            return
+        args = []
+        for word in list(range(abi.CTX_REGS, abi.CTX_REGS + 11)) + [abi.CTX_REMAINING]:
+            p, v = self.ctx_ptr(word), self.t()
             self.emit(f"{v} = load i64, ptr {p}")
-            self.emit(f"store i64 {v}, ptr {slot}")
-        self.emit(f"br label %pc_{self.exe.entry_pc}")
+            args.append(f"i64 {v}")
+        res, st = self.t(), self.t()
+        self.emit(f"{res} = call tailcc {_RET} @f_{entry_pc}(ptr %ctx, ptr %regions, "
+                  f"{', '.join(args)}, i64 0)")
+        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
+        self.emit(f"ret i64 {st}")
+        self.out.append("}")
 
     def meter(self, start: int, cost: int) -> None:
         """Block entry: pay ``cost`` or hand the run to the interpreter at ``start``."""
         self.label(f"pc_{start}")
-        have = self.t()
-        ok = self.t()
+        have, ok = self.t(), self.t()
         self.emit(f"{have} = load i64, ptr %rem")
         self.emit(f"{ok} = icmp uge i64 {have}, {cost}")
-        self.emit(f"br i1 {ok}, label %pay_{start}, label %bail_{start}")
-        self.label(f"bail_{start}")
-        self.to_exit(abi.STATUS_BAIL, start)
-        self.label(f"pay_{start}")
+        self.emit(f"br i1 {ok}, label %pay_{start}, label %exit, !prof !1")
+        self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", self.cur))
+        self.label(f"pay_{start}", keep=True)
         left = self.t()
         self.emit(f"{left} = sub i64 {have}, {cost}")
         self.emit(f"store i64 {left}, ptr %rem")
@@ -329,7 +521,7 @@ class _Lowerer:
             self.insn(insn, cost - j - 1)
         last = block[-1]
         if not self.is_terminator(last):
-            self.emit(f"br label %pc_{end}")
+            self.emit(f"br label %{self.goto(end)}")
 
     def is_terminator(self, insn: Insn) -> bool:
         spec = insn.spec
@@ -364,7 +556,7 @@ class _Lowerer:
         elif form in (Form.STORE_IMM, Form.STORE_REG):
             self.memory(insn, refund, store=True)
         elif form is Form.JA:
-            self.emit(f"br label %pc_{insn.pc + 1 + insn.off}")
+            self.emit(f"br label %{self.goto(insn.pc + 1 + insn.off)}")
         elif form in (Form.JUMP_IMM, Form.JUMP_REG):
             self.jump(insn)
         elif form is Form.CALL_IMM:
@@ -372,6 +564,7 @@ class _Lowerer:
         elif form is Form.CALL_REG:
             self.callx(insn, refund)
         elif form is Form.EXIT:
+            self.has_exit = True
             self.emit("br label %do_exit")
         else:  # pragma: no cover - the table has no other forms
             raise AssertionError(f"no lowering for {spec.mnemonic}")
@@ -482,7 +675,7 @@ class _Lowerer:
         fail, cont = f"g{self.tmp}_{pc}", f"c{self.tmp}_{pc}"
         self.emit(f"br i1 {cond}, label %{fail}, label %{cont}, !prof !0")
         self.fault(code, pc, refund, block=fail)
-        self.label(cont)
+        self.label(cont, keep=True)
 
     def endian(self, insn: Insn) -> None:
         spec = insn.spec
@@ -522,7 +715,8 @@ class _Lowerer:
             self.emit(f"{c} = icmp ne {ty} {m}, 0")
         else:
             self.emit(f"{c} = icmp {_ICMP[spec.op]} {ty} {a}, {b}")
-        self.emit(f"br i1 {c}, label %pc_{insn.pc + 1 + insn.off}, label %pc_{insn.pc + 1}")
+        self.emit(f"br i1 {c}, label %{self.goto(insn.pc + 1 + insn.off)}, "
+                  f"label %{self.goto(insn.pc + 1)}")
 
     # --- memory ---------------------------------------------------------------------------
     def region_field(self, entry: str, word: int) -> str:
@@ -537,82 +731,42 @@ class _Lowerer:
         size = spec.mem_size
         ty = f"i{size * 8}"
         pc = insn.pc
+        value = ""
+        value_is_const = False
         if store:
             base_reg = insn.dst
             if spec.form is Form.STORE_IMM:
+                bits = 8 * size
                 value = _i64(insn.imm) if size == 8 else str(
-                    ((insn.imm & ((1 << (8 * size)) - 1)) ^ (1 << (8 * size - 1)))
-                    - (1 << (8 * size - 1)))
+                    ((insn.imm & ((1 << bits) - 1)) ^ (1 << (bits - 1))) - (1 << (bits - 1)))
                 value_is_const = True
             else:
                 value = self.load_reg(insn.src)
-                value_is_const = False
         else:
             base_reg = insn.src
         base = self.load_reg(base_reg)
-        addr = self.t()
+        addr, ptr = self.t(), self.t()
         self.emit(f"{addr} = add i64 {base}, {_i64(insn.off)}")
         if base_reg == 10 and self.options.trust_frame_pointer and self.fixed_frames \
                 and -self.frame_size <= insn.off and insn.off + size <= 0:
             # The current frame [r10 - frame_size, r10) is always mapped and writable.
-            o = self.t()
-            self.emit(f"{o} = sub i64 {addr}, {_i64(MM_STACK_START)}")
-            h = self.gap_offset(o) if self.gapped else o
-            entry = self.t()
-            self.emit(f"{entry} = getelementptr inbounds i64, ptr %regions, "
-                      f"i64 {REGION_STACK * abi.REGION_WORDS}")
-            host = self.region_field(entry, abi.REGION_HOST)
+            self.emit(f"{ptr} = call ptr @tbpf_frame_ptr(ptr %regions, i64 {addr})")
         else:
-            idx, inr = self.t(), self.t()
-            self.emit(f"{idx} = lshr i64 {addr}, 32")
-            self.emit(f"{inr} = icmp ult i64 {idx}, {abi.NUM_REGION_SLOTS}")
+            which = "store" if store else "load"
+            ok = self.t()
+            self.emit(f"{ptr} = call ptr @tbpf_translate_{which}(ptr %regions, i64 {addr}, "
+                      f"i64 {size})")
+            self.emit(f"{ok} = icmp ne ptr {ptr}, null")
             self.tmp += 1
-            ok1, ok2, bad = f"m{self.tmp}a", f"m{self.tmp}b", f"m{self.tmp}f"
-            self.emit(f"br i1 {inr}, label %{ok1}, label %{bad}, !prof !1")
-            self.label(ok1)
-            entry = self.t()
-            self.emit(f"{entry} = getelementptr inbounds [4 x i64], ptr %regions, i64 {idx}")
-            start = self.region_field(entry, abi.REGION_START)
-            length = self.region_field(entry, abi.REGION_STORE_LEN if store
-                                       else abi.REGION_LOAD_LEN)
-            o = self.t()
-            self.emit(f"{o} = sub i64 {addr}, {start}")
-            gapfail = None
-            if self.gapped:
-                is_stack, g, ingap, gapfail = self.t(), self.t(), self.t(), self.t()
-                self.emit(f"{is_stack} = icmp eq i64 {idx}, {REGION_STACK}")
-                self.emit(f"{g} = and i64 {o}, {self.frame_size}")
-                self.emit(f"{ingap} = icmp ne i64 {g}, 0")
-                self.emit(f"{gapfail} = and i1 {is_stack}, {ingap}")
-                hs = self.gap_offset(o)
-                h = self.t()
-                self.emit(f"{h} = select i1 {is_stack}, i64 {hs}, i64 {o}")
-            else:
-                h = o
-            c1, end, c2, ok = self.t(), self.t(), self.t(), self.t()
-            self.emit(f"{c1} = icmp ult i64 {h}, {length}")
-            self.emit(f"{end} = add i64 {h}, {size}")
-            self.emit(f"{c2} = icmp ule i64 {end}, {length}")
-            self.emit(f"{ok} = and i1 {c1}, {c2}")
-            if gapfail is not None:
-                notgap, ok3 = self.t(), self.t()
-                self.emit(f"{notgap} = xor i1 {gapfail}, true")
-                self.emit(f"{ok3} = and i1 {ok}, {notgap}")
-                ok = ok3
-            self.emit(f"br i1 {ok}, label %{ok2}, label %{bad}, !prof !1")
+            good, bad = f"m{self.tmp}_{pc}", f"m{self.tmp}_{pc}f"
+            self.emit(f"br i1 {ok}, label %{good}, label %{bad}, !prof !1")
             # The fault exit: record what failed; Python builds the exact error.
-            self.label(bad)
-            for word, val in ((abi.CTX_FAULT_ADDR, addr), (abi.CTX_FAULT_SIZE, str(size)),
-                              (abi.CTX_FAULT_ACCESS, "1" if store else "0")):
-                p = self.ctx_ptr(word)
-                self.emit(f"store i64 {val}, ptr {p}")
+            self.label(bad, keep=True)
+            self.emit(f"call void @tbpf_record_fault(ptr %ctx, i64 {addr}, i64 {size}, "
+                      f"i64 {1 if store else 0})")
             self.refund(refund)
             self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
-            self.label(ok2)
-            host = self.region_field(entry, abi.REGION_HOST)
-        ha, ptr = self.t(), self.t()
-        self.emit(f"{ha} = add i64 {host}, {h}")
-        self.emit(f"{ptr} = inttoptr i64 {ha} to ptr")
+            self.label(good, keep=True)
         if store:
             if size < 8 and not value_is_const:
                 v = self.t()
@@ -628,6 +782,122 @@ class _Lowerer:
                 v = z
             self.store_reg(insn.dst, v)
 
+    def cold_helpers(self) -> str:
+        """Out-of-line helpers for cold paths (kept small in every caller)."""
+        frame = [f"define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
+                 f"i64 %r6, i64 %r7, i64 %r8, i64 %r9, i64 %r10, i64 %ret) cold noinline "
+                 f"nounwind {{", "entry:",
+                 f"  %off = mul i64 %depth, {abi.FRAME_WORDS}",
+                 f"  %base = add i64 %off, {abi.CTX_FRAMES}"]
+        for k, name in enumerate(("r6", "r7", "r8", "r9", "r10", "ret")):
+            frame += [f"  %i{k} = add i64 %base, {k}",
+                      f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 %i{k}",
+                      f"  store i64 %{name}, ptr %p{k}"]
+        frame += ["  ret void", "}", ""]
+        fault = ["define internal void @tbpf_record_fault(ptr noalias %ctx, i64 %addr, "
+                 "i64 %size, i64 %access) cold noinline nounwind {", "entry:"]
+        for k, (word, name) in enumerate(((abi.CTX_FAULT_ADDR, "addr"),
+                                          (abi.CTX_FAULT_SIZE, "size"),
+                                          (abi.CTX_FAULT_ACCESS, "access"))):
+            fault += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {word}",
+                      f"  store i64 %{name}, ptr %p{k}"]
+        fault += ["  ret void", "}", ""]
+        return "\n".join(frame + fault) + "\n"
+
+    def memory_helpers(self) -> str:
+        """``@tbpf_translate_load/store`` (the checked path) and ``@tbpf_frame_ptr``.
+
+        Small ``alwaysinline`` functions: the optimized tier inlines them (the check is
+        then specialised for the constant size), the fast tier calls them (less code to
+        compile). They return the host pointer, or null when the access must fault.
+        """
+        out = []
+        for which, word in (("load", abi.REGION_LOAD_LEN), ("store", abi.REGION_STORE_LEN)):
+            lines = [
+                f"define internal ptr @tbpf_translate_{which}(ptr noalias readonly %regions, "
+                f"i64 %addr, i64 %size) alwaysinline nounwind {{",
+                "entry:",
+                "  %idx = lshr i64 %addr, 32",
+                f"  %inr = icmp ult i64 %idx, {abi.NUM_REGION_SLOTS}",
+                "  br i1 %inr, label %found, label %bad, !prof !1",
+                "found:",
+                "  %e = getelementptr inbounds [4 x i64], ptr %regions, i64 %idx",
+                "  %start = load i64, ptr %e",
+                f"  %lp = getelementptr inbounds i64, ptr %e, i64 {word}",
+                "  %len = load i64, ptr %lp",
+                "  %o = sub i64 %addr, %start",
+            ]
+            if self.gapped:
+                f = self.frame_size
+                lines += [
+                    # v0 stack: only the first byte is tested for a gap (SBPF_SPEC 4.3).
+                    f"  %is_stack = icmp eq i64 %idx, {REGION_STACK}",
+                    f"  %g = and i64 %o, {f}",
+                    "  %ingap = icmp ne i64 %g, 0",
+                    "  %gapfail = and i1 %is_stack, %ingap",
+                    "  %hi = lshr i64 %o, 1",
+                    f"  %him = and i64 %hi, {_i64(~(f - 1))}",
+                    f"  %lo = and i64 %o, {f - 1}",
+                    "  %hs = or i64 %him, %lo",
+                    "  %h = select i1 %is_stack, i64 %hs, i64 %o",
+                    "  %c1 = icmp ult i64 %h, %len",
+                    "  %end = add i64 %h, %size",
+                    "  %c2 = icmp ule i64 %end, %len",
+                    "  %c12 = and i1 %c1, %c2",
+                    "  %notgap = xor i1 %gapfail, true",
+                    "  %ok = and i1 %c12, %notgap",
+                ]
+            else:
+                lines += [
+                    "  %h = add i64 %o, 0",
+                    "  %c1 = icmp ult i64 %h, %len",
+                    "  %end = add i64 %h, %size",
+                    "  %c2 = icmp ule i64 %end, %len",
+                    "  %ok = and i1 %c1, %c2",
+                ]
+            lines += [
+                "  br i1 %ok, label %good, label %bad, !prof !1",
+                "good:",
+                "  %hp = getelementptr inbounds i64, ptr %e, i64 3",
+                "  %host = load i64, ptr %hp",
+                "  %ha = add i64 %host, %h",
+                "  %p = inttoptr i64 %ha to ptr",
+                "  ret ptr %p",
+                "bad:",
+                "  ret ptr null",
+                "}",
+                "",
+            ]
+            out.append("\n".join(lines))
+        f = self.frame_size
+        stack_row = REGION_STACK * abi.REGION_WORDS
+        lines = [
+            "define internal ptr @tbpf_frame_ptr(ptr noalias readonly %regions, i64 %addr) "
+            "alwaysinline nounwind {",
+            "entry:",
+            f"  %o = sub i64 %addr, {_i64(MM_STACK_START)}",
+        ]
+        if self.gapped:
+            lines += [
+                "  %hi = lshr i64 %o, 1",
+                f"  %him = and i64 %hi, {_i64(~(f - 1))}",
+                f"  %lo = and i64 %o, {f - 1}",
+                "  %h = or i64 %him, %lo",
+            ]
+        else:
+            lines.append("  %h = add i64 %o, 0")
+        lines += [
+            f"  %hp = getelementptr inbounds i64, ptr %regions, i64 {stack_row + abi.REGION_HOST}",
+            "  %host = load i64, ptr %hp",
+            "  %ha = add i64 %host, %h",
+            "  %p = inttoptr i64 %ha to ptr",
+            "  ret ptr %p",
+            "}",
+            "",
+        ]
+        out.append("\n".join(lines))
+        return "\n".join(out)
+
     def gap_offset(self, o: str) -> str:
         """Host offset of guest stack offset ``o`` in the gapped v0 stack (SBPF_SPEC 4.3)."""
         f = self.frame_size
@@ -639,33 +909,52 @@ class _Lowerer:
         return h
 
     # --- calls ----------------------------------------------------------------------------
-    def push_frame(self, pc: int, refund: int) -> None:
-        """Depth check, save r6-r10 and the return pc, move r10 (SBPF_SPEC 3.2)."""
-        d, full = self.t(), self.t()
-        self.emit(f"{d} = load i64, ptr %depth")
-        self.emit(f"{full} = icmp uge i64 {d}, {self.max_depth - 1}")
+    def check_depth(self, pc: int, refund: int) -> None:
+        full = self.t()
+        self.emit(f"{full} = icmp uge i64 %depth, {self.max_depth - 1}")
         self.guard(full, int(FaultCode.CALL_DEPTH_EXCEEDED), pc, refund)
-        base, off = self.t(), self.t()
-        self.emit(f"{off} = mul i64 {d}, {abi.FRAME_WORDS}")
-        self.emit(f"{base} = add i64 {off}, {abi.CTX_FRAMES}")
-        for k, reg in enumerate((6, 7, 8, 9, 10)):
-            v = self.load_reg(reg)
-            slot, p = self.t(), self.t()
-            self.emit(f"{slot} = add i64 {base}, {k}")
-            self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {slot}")
-            self.emit(f"store i64 {v}, ptr {p}")
-        slot, p = self.t(), self.t()
-        self.emit(f"{slot} = add i64 {base}, 5")
-        self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {slot}")
-        self.emit(f"store i64 {pc + 1}, ptr {p}")
-        d1 = self.t()
-        self.emit(f"{d1} = add i64 {d}, 1")
-        self.emit(f"store i64 {d1}, ptr %depth")
-        if self.frame_bump:
-            r10 = self.load_reg(10)
-            b = self.t()
-            self.emit(f"{b} = add i64 {r10}, {self.frame_bump}")
-            self.store_reg(10, b)
+
+    def write_frame(self, regs: list[str], pc: int) -> None:
+        """``ctx.frames[depth] = (r6, r7, r8, r9, r10, pc + 1)``: the frame this call pushed,
+        written only when the run leaves compiled code below it (SBPF_SPEC 3.2)."""
+        args = ", ".join(f"i64 {v}" for v in regs[6:11])
+        self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, {args}, i64 {pc + 1})")
+
+    def call_args(self) -> tuple[list[str], str, str, str]:
+        """Current registers, the callee's r10, its depth and the meter."""
+        regs = [self.load_reg(r) for r in range(11)]
+        r10n, d1, rem = self.t(), self.t(), self.t()
+        self.emit(f"{r10n} = add i64 {regs[10]}, {self.frame_bump}")
+        self.emit(f"{d1} = add i64 %depth, 1")
+        self.emit(f"{rem} = load i64, ptr %rem")
+        return regs, r10n, d1, rem
+
+    def invoke(self, target: int, regs: list[str], r10n: str, d1: str, rem: str) -> str:
+        res = self.t()
+        args = ", ".join(f"i64 {v}" for v in regs[:10] + [r10n, rem, d1])
+        self.emit(f"{res} = call tailcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
+        return res
+
+    def after_call(self, res: str, regs: list[str], pc: int) -> None:
+        """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
+        st, ok = self.t(), self.t()
+        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
+        self.emit(f"{ok} = icmp eq i64 {st}, {STATUS_RETURN}")
+        self.tmp += 1
+        cont, prop = f"k{self.tmp}_{pc}", f"p{self.tmp}_{pc}"
+        self.emit(f"br i1 {ok}, label %{cont}, label %{prop}, !prof !1")
+        self.label(prop, keep=True)
+        self.write_frame(regs, pc)
+        self.emit(f"ret {_RET} {res}")
+        self.label(cont, keep=True)
+        for k in range(6):
+            v = self.t()
+            self.emit(f"{v} = extractvalue {_RET} {res}, {k + 1}")
+            self.store_reg(k, v)
+        rem = self.t()
+        self.emit(f"{rem} = extractvalue {_RET} {res}, 7")
+        self.emit(f"store i64 {rem}, ptr %rem")
+        self.emit(f"br label %{self.goto(pc + 1)}")
 
     def call(self, insn: Insn, refund: int) -> None:
         kind, what = self.calls[insn.pc]
@@ -673,8 +962,10 @@ class _Lowerer:
         if kind == "syscall":
             self.syscall(insn, what, refund)  # type: ignore[arg-type]
         elif kind == "call":
-            self.push_frame(pc, refund)
-            self.emit(f"br label %pc_{what}")
+            self.check_depth(pc, refund)
+            regs, r10n, d1, rem = self.call_args()
+            res = self.invoke(what, regs, r10n, d1, rem)  # type: ignore[arg-type]
+            self.after_call(res, regs, pc)
         elif kind == "outside":
             self.refund(refund)
             self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc)
@@ -693,6 +984,8 @@ class _Lowerer:
         self.emit(f"{rem} = load i64, ptr %rem")
         p = self.ctx_ptr(abi.CTX_REMAINING)
         self.emit(f"store i64 {rem}, ptr {p}")
+        p = self.ctx_ptr(abi.CTX_DEPTH)
+        self.emit(f"store i64 %depth, ptr {p}")
         fp, fn, r0 = self.ctx_ptr(abi.CTX_SYSCALL_FN), self.t(), self.t()
         self.emit(f"{fn} = load ptr, ptr {fp}")
         arglist = ", ".join(f"i64 {a}" for a in args)
@@ -706,12 +999,12 @@ class _Lowerer:
         self.tmp += 1
         fail, cont = f"s{self.tmp}_{pc}f", f"s{self.tmp}_{pc}c"
         self.emit(f"br i1 {bad}, label %{fail}, label %{cont}, !prof !0")
-        self.label(fail)
+        self.label(fail, keep=True)
         self.refund(refund)
         self.to_exit(abi.STATUS_SYSCALL_ERROR, pc)
-        self.label(cont)
+        self.label(cont, keep=True)
         self.store_reg(0, r0)
-        self.emit(f"br label %pc_{pc + 1}")
+        self.emit(f"br label %{self.goto(pc + 1)}")
 
     def callx(self, insn: Insn, refund: int) -> None:
         spec = insn.spec
@@ -719,89 +1012,68 @@ class _Lowerer:
         pc = insn.pc
         field = spec.callx_reg_field
         reg = insn.src if field == "src" else insn.dst if field == "dst" else insn.imm
-        addr = self.load_reg(reg)  # read before the frame push (it may be r10's old value)
-        self.push_frame(pc, refund)
+        addr = self.load_reg(reg)  # read before the frame push
+        self.check_depth(pc, refund)
+        regs, r10n, d1, rem = self.call_args()
         off, tpc, oob = self.t(), self.t(), self.t()
         self.emit(f"{off} = sub i64 {addr}, {_i64(self.exe.text_vaddr)}")
         self.emit(f"{tpc} = lshr i64 {off}, 3")
         self.emit(f"{oob} = icmp uge i64 {tpc}, {self.n_slots}")
         self.tmp += 1
-        fail, cont = f"x{self.tmp}_{pc}f", f"x{self.tmp}_{pc}c"
-        self.emit(f"br i1 {oob}, label %{fail}, label %{cont}, !prof !0")
-        self.label(fail)
+        tag = f"x{self.tmp}_{pc}"
+        self.emit(f"br i1 {oob}, label %{tag}f, label %{tag}d, !prof !0")
+        # Outside the text: the frame was pushed, then the fault (SBPF_SPEC 3.5).
+        self.label(f"{tag}f", keep=True)
+        self.write_frame(regs, pc)
         p = self.ctx_ptr(abi.CTX_FAULT_ADDR)
         self.emit(f"store i64 {addr}, ptr {p}")
+        self.store_reg(10, r10n)
         self.refund(refund)
-        self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc)
-        self.label(cont)
-        cases = " ".join(f"i64 {t}, label %pc_{t}" for t in self.entry_points)
-        other = f"x{self.tmp}_{pc}i"
-        self.emit(f"switch i64 {tpc}, label %{other} [ {cases} ]")
+        self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, d1)
+        self.label(f"{tag}d", keep=True)
+        res, st, miss = self.t(), self.t(), self.t()
+        args = ", ".join(f"i64 {v}" for v in regs[:10] + [r10n, rem, d1])
+        self.emit(f"{res} = call tailcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
+                  f"i64 {tpc}, {args})")
+        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
+        self.emit(f"{miss} = icmp eq i64 {st}, {STATUS_CALLX_MISS}")
+        self.emit(f"br i1 {miss}, label %{tag}i, label %{tag}j, !prof !0")
         # A slot that is not a compiled entry: the interpreter continues there.
-        self.label(other)
-        self.to_exit(abi.STATUS_BAIL, tpc)
+        self.label(f"{tag}i", keep=True)
+        self.write_frame(regs, pc)
+        self.store_reg(10, r10n)
+        self.to_exit(abi.STATUS_BAIL, tpc, d1)
+        self.label(f"{tag}j", keep=True)
+        self.after_call(res, regs, pc)
 
-    # --- shared tails -------------------------------------------------------------------
-    def exit_sequences(self) -> None:
-        # exit: at depth 0 the run ends; else pop a frame and return to its site.
-        self.label("do_exit")
-        d, z = self.t(), self.t()
-        self.emit(f"{d} = load i64, ptr %depth")
-        self.emit(f"{z} = icmp eq i64 {d}, 0")
-        self.emit(f"br i1 {z}, label %ret_root, label %pop")
-        self.label("ret_root")
-        self.to_exit(abi.STATUS_EXIT, self.exe.entry_pc)
-        self.label("pop")
-        d1, off, base = self.t(), self.t(), self.t()
-        self.emit(f"{d1} = sub i64 {d}, 1")
-        self.emit(f"store i64 {d1}, ptr %depth")
-        self.emit(f"{off} = mul i64 {d1}, {abi.FRAME_WORDS}")
-        self.emit(f"{base} = add i64 {off}, {abi.CTX_FRAMES}")
-        ret = None
-        for k, reg in enumerate((6, 7, 8, 9, 10, None)):
-            slot, p, v = self.t(), self.t(), self.t()
-            self.emit(f"{slot} = add i64 {base}, {k}")
-            self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {slot}")
-            self.emit(f"{v} = load i64, ptr {p}")
-            if reg is None:
-                ret = v
-            else:
-                self.store_reg(reg, v)
-        cases = " ".join(f"i64 {s}, label %pc_{s}" for s in self.return_sites)
-        self.emit(f"switch i64 {ret}, label %bad_return [ {cases} ]")
-        self.label("bad_return")
-        self.to_exit(abi.STATUS_INTERNAL, "0")
-
-        # The one exit: write the state back and return the status.
-        self.label("exit")
-        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, lbl in self.exit_in)
-        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, lbl in self.exit_in)
-        self.emit(f"%status = phi i64 {status}")
-        self.emit(f"%xpc = phi i64 {pcs}")
-        for r in range(11):
-            v = self.load_reg(r)
-            p = self.ctx_ptr(abi.CTX_REGS + r)
-            self.emit(f"store i64 {v}, ptr {p}")
-        for word, slot in ((abi.CTX_REMAINING, "%rem"), (abi.CTX_DEPTH, "%depth")):
-            v = self.t()
-            self.emit(f"{v} = load i64, ptr {slot}")
-            p = self.ctx_ptr(word)
-            self.emit(f"store i64 {v}, ptr {p}")
-        p = self.ctx_ptr(abi.CTX_PC)
-        self.emit(f"store i64 %xpc, ptr {p}")
-        self.emit("ret i64 %status")
+    def dispatcher(self) -> None:
+        """``@callx_dispatch``: one ``switch`` over every compiled entry point, shared by
+        all ``callx`` sites; an unknown target returns ``STATUS_CALLX_MISS``."""
+        params = ", ".join(f"i64 %a{r}" for r in range(11))
+        self.out.append(f"define internal tailcc {_RET} @callx_dispatch(ptr noalias %ctx, "
+                        f"ptr noalias readonly %regions, i64 %target, {params}, i64 %rem, "
+                        f"i64 %depth) nounwind {{")
+        cases = " ".join(f"i64 {t}, label %to_{t}" for t in self.entry_points)
+        self.out.append(f"entry:\n  switch i64 %target, label %miss [ {cases} ]")
+        args = ", ".join(f"i64 %a{r}" for r in range(11)) + ", i64 %rem, i64 %depth"
+        for t in self.entry_points:
+            self.out.append(f"to_{t}:\n  %r{t} = tail call tailcc {_RET} @f_{t}(ptr %ctx, "
+                            f"ptr %regions, {args})\n  ret {_RET} %r{t}")
+        self.out.append(f"miss:\n  %m = insertvalue {_RET} poison, i64 {STATUS_CALLX_MISS}, 0"
+                        f"\n  ret {_RET} %m\n}}\n")
 
     def module_text(self) -> str:
-        head = (f"; TBPF program {self.exe.digest[:16]} ({self.exe.version.label})\n"
-                f"define i64 @{ENTRY_SYMBOL}(ptr noalias %ctx, "
-                f"ptr noalias nocapture readonly %regions) nounwind {{\n")
-        tail = ("}\n\n"
+        head = (f"; TBPF program {self.exe.digest[:16]} ({self.exe.version.label}): "
+                f"{len(self.functions)} functions\n")
+        tail = ("\n"
                 "declare i16 @llvm.bswap.i16(i16)\n"
                 "declare i32 @llvm.bswap.i32(i32)\n"
                 "declare i64 @llvm.bswap.i64(i64)\n"
+                "declare ptr @llvm.stacksave.p0()\n"
                 "!0 = !{!\"branch_weights\", i32 1, i32 1048576}\n"
                 "!1 = !{!\"branch_weights\", i32 1048576, i32 1}\n")
-        return head + "\n".join(self.out) + "\n" + tail
+        return (head + f"%Ret = type {_RET_TYPE}\n\n" + self.cold_helpers()
+                + self.memory_helpers() + "\n".join(self.out) + "\n" + tail)
 
 
 def lower(exe: Executable, insns: tuple[Insn | None, ...], syscalls: SyscallRegistry,
