@@ -87,9 +87,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--max-run-slots", type=_positive_int, metavar="N",
                    help="do not run verified programs larger than N slots (elf kind: "
                         "skips the JIT compile of big seed files)")
-    p.add_argument("--repeat", type=_positive_int, default=2, metavar="N",
-                   help="runs of the candidate per case, each compared (default 2: the "
-                        "second reuses the compiled code)")
+    p.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
+                   help="runs per case (default 3): 2 = the candidate again on the same "
+                        "compiled code, 3+ = both engines on another input and heap size")
     p.add_argument("--no-minimize", action="store_true", help="write findings as found")
     p.add_argument("--plain", action="store_true",
                    help="plain progress lines even on a terminal")

@@ -227,3 +227,26 @@ def test_state_leaking_into_a_second_run_is_reported_with_its_run_number():
     twice = run_differential(_case(RICH), "interp", _SecondRunOnly("memory.heap"), SYSCALLS,
                              repeat=2)
     assert _fields(twice) == ["run2:memory.heap"]
+
+
+class _StaleRegionTable(PlantedEngine):
+    """A planted bug like a region table cached per program: wrong only when the same
+    executable later runs with another input length."""
+
+    def __init__(self) -> None:
+        super().__init__("memory.input")
+        self.first_length: dict[int, int] = {}
+
+    def execute(self, exe, memory, state, ctx, syscalls):  # type: ignore[no-untyped-def]
+        length = memory.region("input").length
+        if self.first_length.setdefault(id(exe), length) == length:
+            from tbpf.vm import get_engine
+            return get_engine("interp").execute(exe, memory, state, ctx, syscalls)
+        return super().execute(exe, memory, state, ctx, syscalls)
+
+
+def test_a_bug_that_needs_another_input_on_the_same_code_is_found_by_the_variant_run():
+    assert run_differential(_case(RICH), "interp", _StaleRegionTable(), SYSCALLS,
+                            repeat=2).status == "same"
+    report = run_differential(_case(RICH), "interp", _StaleRegionTable(), SYSCALLS, repeat=3)
+    assert _fields(report) == ["run3:memory.input"]

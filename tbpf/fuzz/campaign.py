@@ -75,7 +75,8 @@ class CampaignConfig:
         max_reports_per_signature: findings of one signature that are minimized and written.
         max_run_slots: verified programs larger than this are not run (elf kind: keeps
             the JIT's compile time of big seed files out of quick campaigns).
-        repeat: runs of the candidate per case (the second reuses its compiled code).
+        repeat: runs per case: 2 adds a second candidate run (same compiled code), 3 and
+            more add runs on another input and heap size (both engines).
     """
 
     kind: str = "smart"
@@ -94,7 +95,7 @@ class CampaignConfig:
     minimize: bool = True
     max_reports_per_signature: int = 3
     max_run_slots: int | None = None
-    repeat: int = 2
+    repeat: int = 3
 
     def with_(self, **changes: Any) -> "CampaignConfig":
         """A copy with ``changes``."""

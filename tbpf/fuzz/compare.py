@@ -164,7 +164,7 @@ def _freeze(value: Any) -> Any:
 
 
 def run_engine(exe: Executable, case: FuzzCase, engine: "str | Engine",
-               syscalls: SyscallRegistry) -> Observation:
+               syscalls: SyscallRegistry, *, variant: bool = False) -> Observation:
     """Run ``exe`` (already verified) on ``engine`` with the case's parameters.
 
     Never raises for what the engine does: a guest fault is part of the observation, any
@@ -175,10 +175,13 @@ def run_engine(exe: Executable, case: FuzzCase, engine: "str | Engine",
         HarnessError: the outcome cannot be observed completely.
     """
     name = engine if isinstance(engine, str) else getattr(engine, "name", repr(engine))
+    data, heap_size = (variant_input(case), variant_heap_size(case)) if variant \
+        else (case.input, None)
     try:
-        outcome = run_executable(exe, engine=engine, input=case.input,
+        outcome = run_executable(exe, engine=engine, input=data,
                                  input_writable=case.input_writable, budget=case.budget,
-                                 registers=dict(case.registers) or None, syscalls=syscalls)
+                                 registers=dict(case.registers) or None, syscalls=syscalls,
+                                 heap_size=heap_size)
     except HarnessError:
         raise
     except ProgramFault as exc:  # pragma: no cover - run_executable turns these into outcomes
@@ -189,6 +192,16 @@ def run_engine(exe: Executable, case: FuzzCase, engine: "str | Engine",
             else traceback.format_exc()
         return Observation(name, {"exception": f"{type(exc).__name__}: {exc}"}, crash=crash)
     return Observation(outcome.engine, observe(outcome))
+
+
+def variant_input(case: FuzzCase) -> bytes:
+    """The input of a case's *variant* run: other bytes, another length."""
+    return bytes(reversed(case.input)) + bytes(range(1, 1 + 8 + len(case.input) % 13))
+
+
+def variant_heap_size(case: FuzzCase) -> int:
+    """The heap size of a case's variant run (another size)."""
+    return 1024 if case.heap_size != 1024 else 32 * 1024
 
 
 def compare(reference: Observation, candidate: Observation) -> list[Difference]:
@@ -272,9 +285,10 @@ def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str 
     Any other exception while loading (a loader bug) is a ``crash``. A verified program
     of more than ``max_run_slots`` slots is not run (status ``loaded``: the loader
     contract was still checked). With ``repeat > 1`` the candidate runs the same
-    executable again (its compiled code is reused) and every later run is compared with
-    its first; differences of run *k* are reported as ``run<k>:<field>`` (state leaking
-    from one run into the next).
+    executable again (its compiled code is reused): run 2 with the same parameters,
+    compared with its first run (state leaking from one run into the next); runs 3 and
+    later with another input and heap size (:func:`variant_input`), compared with the
+    reference on the same variant. Their differences are reported as ``run<k>:<field>``.
     """
     from ..errors import ELFError
     try:
@@ -306,12 +320,20 @@ def run_differential(case: FuzzCase, reference: "str | Engine", candidate: "str 
     for k in range(2, repeat + 1):
         if crash:
             break
-        again = run_engine(exe, case, candidate, syscalls)
-        crash = again.crash
-        # Compared with the candidate's first run: a bug that shows every time is
-        # reported once (above); a run that differs from its predecessor is a leak.
+        if k == 2:
+            # The same run again, compared with the candidate's first: a bug that shows
+            # every time is reported once (above); a run that differs from its
+            # predecessor is state leaking between runs.
+            base, again = cand, run_engine(exe, case, candidate, syscalls)
+        else:
+            # The same executable (and compiled code) on another input length and heap
+            # size, on both engines: what a deployed program sees from call to call.
+            base = run_engine(exe, case, reference, syscalls, variant=True)
+            again = run_engine(exe, case, candidate, syscalls, variant=True)
+        crash = base.crash or again.crash
+        seen = {d.field for d in diffs}
         diffs += [Difference(f"run{k}:{d.field}", d.reference, d.candidate)
-                  for d in compare(cand, again)]
+                  for d in compare(base, again) if d.field not in seen]
     status = "crash" if crash else "diverged" if diffs else "same"
     return CaseReport(case, status, reference=ref, candidate=cand, differences=diffs,
                       crash=crash, opcodes=opcodes)
