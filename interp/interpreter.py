@@ -91,6 +91,9 @@ class _Machine:
                  syscalls: SyscallRegistry) -> None:
         self.exe = exe
         self.syscalls = syscalls
+        # Every syscall key a `call` resolved at bind time, and what it resolved to: the
+        # machine may serve any registry that resolves these keys to equal syscalls.
+        self.resolved: dict[int, Syscall | None] = {}
         self.lock = threading.Lock()
         self.regs: list[int] = [0] * 11
         self.frames: list[tuple[int, int, int, int, int, int]] = []
@@ -102,7 +105,7 @@ class _Machine:
         self.m_wlen: list[int] = [-1] * _NUM_FAST_REGIONS
         self.m_view: list[memoryview | None] = [None] * _NUM_FAST_REGIONS
         # m_wide[size][i]: region i's bytes as a view of size-byte integers.
-        self.m_wide: dict[int, list[memoryview | None]] = {
+        self.m_wide: dict[int, list[memoryview | _LittleEndianWords | None]] = {
             size: [None] * _NUM_FAST_REGIONS for size in (1, 2, 4, 8)}
         self.memory: MemoryMap | None = None
         config = exe.config
@@ -142,7 +145,7 @@ class _Machine:
             # A resumed state outside the text: 5.2 steps 1-3 at that pc.
             if left <= 0:
                 raise ExceededMaxInstructionsError(pc=pc)
-            state.remaining = left - 1
+            state.remaining = ctx.remaining = left - 1
             raise ExecutionOverrunError(pc=pc)
         self.attach(memory)
         r = self.regs
@@ -183,7 +186,7 @@ class _Machine:
             state.registers = list(r)
             state.frames = list(frames)
             state.pc = pc
-            state.remaining = left
+            state.remaining = ctx.remaining = left
             self.detach()
 
     def detach(self) -> None:
@@ -217,6 +220,17 @@ class _Machine:
         def overrun() -> int:
             raise ExecutionOverrunError(pc=pc)
         return overrun
+
+    def resolve(self, key: int) -> Syscall | None:
+        """The syscall ``key`` names in this machine's registry (recorded for reuse)."""
+        syscall = self.syscalls.get(key)
+        self.resolved[key] = syscall
+        return syscall
+
+    def serves(self, exe: Executable, syscalls: SyscallRegistry) -> bool:
+        """True if this machine is bound exactly as it would be for ``exe``/``syscalls``."""
+        return self.exe is exe and all(syscalls.get(key) == syscall
+                                       for key, syscall in self.resolved.items())
 
     def load_slow(self, vm_addr: int, size: int) -> int:
         """Load through the full translation rules (gaps, faults)."""
@@ -511,14 +525,31 @@ def _lddw(m: _Machine, insn: Insn) -> Handler:
 
 _WIDE_FORMAT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
-# Casting to native-order views is only right on little-endian hosts (the guest is LE).
-_NATIVE_LE = sys.byteorder == "little"
 
 
-def _wide_view(view: memoryview, size: int) -> memoryview:
+class _LittleEndianWords:
+    """Index ``i`` is the little-endian ``size``-byte integer at byte ``i * size``: the
+    aligned view for big-endian hosts, where a native-order cast would be wrong."""
+
+    def __init__(self, view: memoryview, size: int) -> None:
+        self.view = view
+        self.size = size
+
+    def __getitem__(self, index: int) -> int:
+        o = index * self.size
+        return int.from_bytes(self.view[o:o + self.size], "little")
+
+    def __setitem__(self, index: int, value: int) -> None:
+        o = index * self.size
+        self.view[o:o + self.size] = value.to_bytes(self.size, "little")
+
+
+def _wide_view(view: memoryview, size: int) -> "memoryview | _LittleEndianWords":
     """``view`` read as little-endian unsigned integers of ``size`` bytes (the whole ones)."""
     if size == 1:
         return view
+    if sys.byteorder != "little":
+        return _LittleEndianWords(view, size)
     return view[: len(view) - len(view) % size].cast(_WIDE_FORMAT[size])
 
 
@@ -536,7 +567,7 @@ def _ldx(m: _Machine, insn: Insn) -> Handler:
     d, s, off, size = insn.dst, insn.src, insn.off, spec.mem_size
     nxt = insn.pc + 1
     starts, lens, views, wide = m.m_start, m.m_len, m.m_view, m.m_wide[size]
-    shift, misalign = _SHIFT[size], size - 1 if _NATIVE_LE else -1
+    shift, misalign = _SHIFT[size], size - 1
     read = _unaligned_reader(size)
     slow = m.load_slow
     gap, frame_base, in_frame = m.stack_gap, -m.stack_gap, m.stack_gap - 1
@@ -584,7 +615,7 @@ def _store(m: _Machine, insn: Insn) -> Handler:
     d, s, off, size = insn.dst, insn.src, insn.off, spec.mem_size
     nxt = insn.pc + 1
     starts, wlens, views, wide = m.m_start, m.m_wlen, m.m_view, m.m_wide[size]
-    shift, misalign = _SHIFT[size], size - 1 if _NATIVE_LE else -1
+    shift, misalign = _SHIFT[size], size - 1
     write = _unaligned_writer(size)
     slow = m.store_slow
     mask = (1 << (8 * size)) - 1
@@ -707,13 +738,13 @@ def _call_imm(m: _Machine, insn: Insn) -> Handler:
     syscall: Syscall | None = None
     if spec.static_syscalls:
         if insn.src == 0:
-            syscall = m.syscalls.get(key)
+            syscall = m.resolve(key)
         elif insn.src == 1:
             t = pc + 1 + insn.imm
             if 0 <= t < exe.num_slots:
                 target = t
     else:
-        syscall = m.syscalls.get(key)
+        syscall = m.resolve(key)
         if syscall is None:
             found = exe.functions.lookup_by_key(key)
             if found is not None:
@@ -806,7 +837,7 @@ class Interpreter:
         key = (id(exe), syscalls.keys())
         with self._lock:
             machine = self._cache.get(key)
-            if machine is not None and machine.exe is exe and machine.syscalls is syscalls \
+            if machine is not None and machine.serves(exe, syscalls) \
                     and machine.lock.acquire(blocking=False):
                 return machine
         machine = _Machine(exe, exe.verify(), syscalls)
