@@ -37,13 +37,13 @@ from __future__ import annotations
 import struct
 import sys
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from tbpf.arith import U32_MASK, U64_MASK, bswap16, bswap32, bswap64
 from tbpf.errors import (
     AccessType, CallDepthExceededError, CallOutsideTextSegmentError, DivideByZeroError,
-    DivideOverflowError, ExceededMaxInstructionsError, ExecutionOverrunError, ProgramFault,
-    UnsupportedInstructionError,
+    DivideOverflowError, ExceededMaxInstructionsError, ExecutionOverrunError, InternalError,
+    ProgramFault, UnsupportedInstructionError,
 )
 from tbpf.executable import Executable
 from tbpf.isa import INSN_SIZE, Form, Insn, Op, OpSpec, all_specs
@@ -103,9 +103,11 @@ class _Machine:
         self.m_start: list[int] = [0] * _NUM_FAST_REGIONS
         self.m_len: list[int] = [-1] * _NUM_FAST_REGIONS
         self.m_wlen: list[int] = [-1] * _NUM_FAST_REGIONS
-        self.m_view: list[memoryview | None] = [None] * _NUM_FAST_REGIONS
+        # (The view tables hold None for such slots; handlers never index them because
+        # the bounds check against -1 fails first.)
+        self.m_view: list[Any] = [None] * _NUM_FAST_REGIONS
         # m_wide[size][i]: region i's bytes as a view of size-byte integers.
-        self.m_wide: dict[int, list[memoryview | _LittleEndianWords | None]] = {
+        self.m_wide: dict[int, list[Any]] = {
             size: [None] * _NUM_FAST_REGIONS for size in (1, 2, 4, 8)}
         self.memory: MemoryMap | None = None
         config = exe.config
@@ -206,7 +208,7 @@ class _Machine:
             return self._unsupported(pc, f"opcode {insn.opc:#x}")
         factory = _FACTORIES.get((spec.form, spec.op))
         if factory is None:
-            raise AssertionError(f"no interpreter handler for {spec.mnemonic}")
+            raise InternalError(f"no interpreter handler for {spec.mnemonic}")
         return factory(self, insn)
 
     @staticmethod
@@ -544,13 +546,15 @@ class _LittleEndianWords:
         self.view[o:o + self.size] = value.to_bytes(self.size, "little")
 
 
-def _wide_view(view: memoryview, size: int) -> "memoryview | _LittleEndianWords":
-    """``view`` read as little-endian unsigned integers of ``size`` bytes (the whole ones)."""
+def _wide_view(view: memoryview, size: int) -> Any:
+    """``view`` read as little-endian unsigned integers of ``size`` bytes (the whole ones):
+    a memoryview (or, on big-endian hosts, a :class:`_LittleEndianWords`)."""
     if size == 1:
         return view
     if sys.byteorder != "little":
         return _LittleEndianWords(view, size)
-    return view[: len(view) - len(view) % size].cast(_WIDE_FORMAT[size])
+    whole = view[: len(view) - len(view) % size]
+    return whole.cast(_WIDE_FORMAT[size])  # type: ignore[call-overload]
 
 
 def _unaligned_reader(size: int) -> Callable[[memoryview, int], int]:
