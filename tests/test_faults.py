@@ -206,6 +206,12 @@ def test_syscall_panic():
     assert out.error.pc == 3 and out.compute_units == 4 + 3  # len(file) units
 
 
+def test_fault_codes_map_one_to_one_onto_fault_classes():
+    classes = [fault_class(code) for code in FaultCode]
+    assert len(set(classes)) == len(FaultCode)
+    assert all(cls.code is code for cls, code in zip(classes, FaultCode))
+
+
 def test_every_fault_kind_is_covered():
     covered = {row[5] for row in FAULTS} | {"SyscallError"}
     every = {fault_class(code).kind for code in FaultCode}
