@@ -61,6 +61,8 @@ __all__ = [
     "InvalidContractError", "ContractTooLargeError", "TosVMNotConfiguredError",
     "TosVMDeployDisabledError", "UnknownContractError", "UnknownEntryPointError",
     "InvalidTransactionError", "InsufficientFundsError", "StateError", "SchemaVersionError",
+    # contract builds (tbpf build)
+    "BuildError", "ClangNotFoundError",
 ]
 
 
@@ -936,6 +938,27 @@ class SchemaVersionError(StateError):
                          f"up to {expected}")
         self.found = found
         self.expected = expected
+
+
+# --------------------------------------------------------------------------------------
+# Building contracts from C (tbpf.build)
+# --------------------------------------------------------------------------------------
+
+class BuildError(TBPFError):
+    """A contract could not be built from source (clang failed, or its output does not
+    link or load); the message says why, clang's own diagnostics are in ``stderr``."""
+
+    kind = "BuildError"
+
+    def __init__(self, message: str, *, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class ClangNotFoundError(BuildError):
+    """No clang with a BPF target was found; the message says how to install one."""
+
+    kind = "ClangNotFound"
 
 
 class JITError(TBPFError):
