@@ -62,6 +62,7 @@ INSTALL_HINT = ("clang is not installed: install it with `apt-get install clang`
 _CLANG_NAMES = ("clang",) + tuple(f"clang-{v}" for v in range(20, 13, -1))
 _SIGNED_DIVISION = re.compile(r"Unsupport signed division")
 _IN_FUNCTION = re.compile(r"In function: (\S+)")
+_LIBCALL = re.compile(r"A call to built-in function '(__\w+)' is not supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,16 @@ def _explain_failure(source: Path, stderr: str) -> str:
         return (f"{source.name}{function}: signed division or remainder (/ or % on signed "
                 f"integers) is not supported by clang's BPF backend; use tos_div_i64() / "
                 f"tos_rem_i64() from <tos/math.h>, or unsigned operands")
+    libcall = _LIBCALL.search(stderr)
+    if libcall:
+        return (f"clang could not compile {source.name}: 128-bit arithmetic (__int128, or an "
+                f"overflow check clang rewrote into one) needs `{libcall.group(1)}`, a "
+                f"library routine sBPF programs do not have; use tos_mul_wide(), "
+                f"tos_div_wide(), tos_mul_div() or tos_mul_u64() from <tos/math.h>")
+    if "only small returns supported" in stderr:
+        return (f"clang could not compile {source.name}: a function returns a struct larger "
+                f"than 8 bytes, which the BPF calling convention cannot do; return it "
+                f"through a pointer argument")
     return f"clang could not compile {source.name}"
 
 

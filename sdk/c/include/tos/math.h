@@ -31,12 +31,6 @@ static inline bool tos_sub_u64(u64 a, u64 b, u64 *out) {
     return true;
 }
 
-/* *out = a * b; false (and *out untouched) if it overflows. */
-static inline bool tos_mul_u64(u64 a, u64 b, u64 *out) {
-    if (a != 0 && b > TOS_U64_MAX / a) return false;
-    *out = a * b;
-    return true;
-}
 
 static inline u64 tos_min_u64(u64 a, u64 b) { return a < b ? a : b; }
 static inline u64 tos_max_u64(u64 a, u64 b) { return a > b ? a : b; }
@@ -74,6 +68,17 @@ static inline void tos_mul_wide(u64 a, u64 b, tos_u128 *out) {
     u64 mid = (p0 >> 32) + (p1 & mask) + (p2 & mask);
     out->lo = (p0 & mask) | (mid << 32);
     out->hi = p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+}
+
+/* *out = a * b; false (and *out untouched) if it overflows. Written with the 128-bit
+ * product: clang turns the textbook test `b > UINT64_MAX / a` into an overflow
+ * intrinsic that the BPF backend lowers to a call to __multi3, which no VM has. */
+static inline bool tos_mul_u64(u64 a, u64 b, u64 *out) {
+    tos_u128 p;
+    tos_mul_wide(a, b, &p);
+    if (p.hi != 0) return false;
+    *out = p.lo;
+    return true;
 }
 
 /* -1, 0, 1 as a <, ==, > b. */

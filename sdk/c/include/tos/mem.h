@@ -14,6 +14,13 @@
 
 #include "types.h"
 
+/* The heap: TOS_HEAP_SIZE bytes of zero-filled, writable memory at a fixed address
+ * (sBPF's heap region), fresh for every invocation. Use it for buffers larger than
+ * the stack allows (clang limits a BPF function to 512 bytes of stack); there are no
+ * writable globals to keep an allocator in, so carve it up explicitly. */
+#define TOS_HEAP_START ((u8 *)0x300000000ull)
+#define TOS_HEAP_SIZE (32u * 1024u)
+
 /* Copy n bytes (the ranges must not overlap). */
 static inline void tos_mem_copy(void *dst, const void *src, u64 n) {
     u8 *d = (u8 *)dst;
