@@ -23,10 +23,17 @@ word    name                   meaning
 32..    ``frames``             ``max_call_depth`` x 6 words: r6, r7, r8, r9, r10, return pc
 ======  =====================  =========================================================
 
-``regions`` is a read-only table of :data:`NUM_REGION_SLOTS` rows of four words each,
-indexed by ``vm_addr >> 32``: ``(vm_start, load_len, store_len, host_addr)``; an unmapped
-index has lengths 0. The table is never written while compiled code runs and no guest
-address maps onto it, which is what makes the ``noalias readonly`` promise true.
+``regions`` is a read-only table of :data:`NUM_REGION_SLOTS` rows of
+:data:`REGION_WORDS` words, indexed by ``(vm_addr >> 32) & 7``. Each row holds the
+region's ``vm_start`` and ``host_addr``, its real load and store lengths and gap size
+(for the out-of-line slow path), and eight precomputed *limits*: for an access of
+``size`` bytes, ``vm_addr - vm_start < limit`` (unsigned) is the whole fast-path check,
+with ``limit = max(0, len - size + 1)`` (0 for a store into a read-only region and for
+the gapped v0 stack, whose accesses take the slow path). Rows without a region have
+limits 0. An address whose upper bits exceed the 3-bit index can never pass, because
+``vm_addr - vm_start`` is then at least ``2**35``. The table is never written while
+compiled code runs and no guest address maps onto it, which is what makes the
+``noalias readonly`` promise true.
 
 The return value is a status: :data:`STATUS_EXIT` (r0 is in ``regs[0]``), a
 :class:`tbpf.errors.FaultCode`, or one of the JIT-specific statuses below.
@@ -41,12 +48,12 @@ __all__ = [
     "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED", "CTX_STACK_LIMIT",
     "CTX_FRAMES",
     "FRAME_WORDS", "NUM_REGION_SLOTS", "REGION_WORDS", "REGION_START", "REGION_LOAD_LEN",
-    "REGION_STORE_LEN", "REGION_HOST", "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT",
+    "REGION_STORE_LEN", "REGION_HOST", "REGION_GAP", "REGION_LIMITS", "limit_word", "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT",
     "STATUS_SYSCALL_ERROR", "STATUS_INTERNAL", "SYSCALL_CFUNC", "ENTRY_CFUNC", "ctx_words",
     "ABI_VERSION",
 ]
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 """Bumped whenever the layout or the lowering changes meaning (part of cache keys)."""
 
 CTX_REGS = 0
@@ -63,12 +70,22 @@ CTX_STACK_LIMIT = 20
 CTX_FRAMES = 32
 FRAME_WORDS = 6
 
-NUM_REGION_SLOTS = 5
-REGION_WORDS = 4
+NUM_REGION_SLOTS = 8
+REGION_WORDS = 16
 REGION_START = 0
-REGION_LOAD_LEN = 1
-REGION_STORE_LEN = 2
-REGION_HOST = 3
+REGION_HOST = 1
+REGION_LOAD_LEN = 2
+REGION_STORE_LEN = 3
+REGION_GAP = 4
+REGION_LIMITS = 8
+"""Words 8..11: load limits for sizes 1, 2, 4, 8; words 12..15: store limits."""
+_SIZE_INDEX = {1: 0, 2: 1, 4: 2, 8: 3}
+
+
+def limit_word(size: int, store: bool) -> int:
+    """The row word holding the fast-path limit for an access of ``size`` bytes."""
+    return REGION_LIMITS + (4 if store else 0) + _SIZE_INDEX[size]
+
 
 STATUS_EXIT = 0
 STATUS_BAIL = 100

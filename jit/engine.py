@@ -615,14 +615,23 @@ def _region_table(memory: MemoryMap) -> np.ndarray:
     if table is not None:
         return table
     rows = [0] * (abi.NUM_REGION_SLOTS * abi.REGION_WORDS)
-    for index, region in enumerate(memory.regions[:abi.NUM_REGION_SLOTS]):
-        if region is None:
-            continue
+    for index in range(abi.NUM_REGION_SLOTS):
+        region = memory.regions[index] if index < len(memory.regions) else None
         row = index * abi.REGION_WORDS
+        if region is None:
+            rows[row + abi.REGION_START] = index << 32
+            continue
         rows[row + abi.REGION_START] = region.vm_addr
-        rows[row + abi.REGION_LOAD_LEN] = region.length
-        rows[row + abi.REGION_STORE_LEN] = region.length if region.writable else 0
         rows[row + abi.REGION_HOST] = region.host_addr
+        store_len = region.length if region.writable else 0
+        rows[row + abi.REGION_LOAD_LEN] = region.length
+        rows[row + abi.REGION_STORE_LEN] = store_len
+        rows[row + abi.REGION_GAP] = region.gap_size
+        if region.gap_size:
+            continue  # limits stay 0: the gapped stack takes the slow path
+        for size in (1, 2, 4, 8):
+            rows[row + abi.limit_word(size, False)] = max(0, region.length - size + 1)
+            rows[row + abi.limit_word(size, True)] = max(0, store_len - size + 1)
     table = np.array(rows, dtype=np.uint64)
     memory._jit_region_table = table  # type: ignore[attr-defined]
     return table
@@ -697,7 +706,7 @@ class JitEngine:
                 ctx: SyscallContext, syscalls: SyscallRegistry) -> int:
         """Run ``exe`` natively from ``state`` (see :class:`tbpf.vm.Engine`)."""
         config = exe.config
-        if state.frames or state.pc != exe.entry_pc:
+        if state.frames or state.pc != exe.entry_pc or len(memory.regions) > abi.NUM_REGION_SLOTS:
             # Compiled code always starts at the entry; anything else is a hand-over.
             return self.interpreter.execute(exe, memory, state, ctx, syscalls)
         trusted = state.registers[10] == config.initial_frame_pointer(exe.version)

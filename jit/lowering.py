@@ -752,21 +752,44 @@ class _Lowerer:
             # The current frame [r10 - frame_size, r10) is always mapped and writable.
             self.emit(f"{ptr} = call ptr @tbpf_frame_ptr(ptr %regions, i64 {addr})")
         else:
-            which = "store" if store else "load"
-            ok = self.t()
-            self.emit(f"{ptr} = call ptr @tbpf_translate_{which}(ptr %regions, i64 {addr}, "
-                      f"i64 {size})")
-            self.emit(f"{ok} = icmp ne ptr {ptr}, null")
+            # Fast path: one compare against the precomputed limit of the region's row.
+            i, i7, row, start, limp, lim, o, ok = (self.t() for _ in range(8))
+            self.emit(f"{i} = lshr i64 {addr}, 32")
+            self.emit(f"{i7} = and i64 {i}, {abi.NUM_REGION_SLOTS - 1}")
+            self.emit(f"{row} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
+                      f"ptr %regions, i64 {i7}")
+            self.emit(f"{start} = load i64, ptr {row}")
+            self.emit(f"{limp} = getelementptr inbounds i64, ptr {row}, "
+                      f"i64 {abi.limit_word(size, store)}")
+            self.emit(f"{lim} = load i64, ptr {limp}")
+            self.emit(f"{o} = sub i64 {addr}, {start}")
+            self.emit(f"{ok} = icmp ult i64 {o}, {lim}")
             self.tmp += 1
-            good, bad = f"m{self.tmp}_{pc}", f"m{self.tmp}_{pc}f"
-            self.emit(f"br i1 {ok}, label %{good}, label %{bad}, !prof !1")
+            fast, slow, join, bad = (f"m{self.tmp}_{pc}{x}" for x in "fsjx")
+            self.emit(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
+            self.label(fast, keep=True)
+            hp, host, ha, p1 = self.t(), self.t(), self.t(), self.t()
+            self.emit(f"{hp} = getelementptr inbounds i64, ptr {row}, i64 {abi.REGION_HOST}")
+            self.emit(f"{host} = load i64, ptr {hp}")
+            self.emit(f"{ha} = add i64 {host}, {o}")
+            self.emit(f"{p1} = inttoptr i64 {ha} to ptr")
+            self.emit(f"br label %{join}")
+            # Slow path (out of line): the gapped v0 stack, or a fault.
+            self.label(slow, keep=True)
+            res, p2, ok2 = self.t(), self.t(), self.t()
+            self.emit(f"{res} = call {{ ptr, i1 }} @tbpf_translate_slow(ptr %regions, "
+                      f"i64 {addr}, i64 {size}, i1 {'true' if store else 'false'})")
+            self.emit(f"{p2} = extractvalue {{ ptr, i1 }} {res}, 0")
+            self.emit(f"{ok2} = extractvalue {{ ptr, i1 }} {res}, 1")
+            self.emit(f"br i1 {ok2}, label %{join}, label %{bad}, !prof !1")
             # The fault exit: record what failed; Python builds the exact error.
             self.label(bad, keep=True)
             self.emit(f"call void @tbpf_record_fault(ptr %ctx, i64 {addr}, i64 {size}, "
                       f"i64 {1 if store else 0})")
             self.refund(refund)
             self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
-            self.label(good, keep=True)
+            self.label(join, keep=True)
+            self.emit(f"{ptr} = phi ptr [ {p1}, %{fast} ], [ {p2}, %{slow} ]")
         if store:
             if size < 8 and not value_is_const:
                 v = self.t()
@@ -805,70 +828,67 @@ class _Lowerer:
         return "\n".join(frame + fault) + "\n"
 
     def memory_helpers(self) -> str:
-        """``@tbpf_translate_load/store`` (the checked path) and ``@tbpf_frame_ptr``.
+        """``@tbpf_translate_slow`` (every rule of SBPF_SPEC 4.2-4.3, out of line) and
+        ``@tbpf_frame_ptr`` (the current frame, no check needed).
 
-        Small ``alwaysinline`` functions: the optimized tier inlines them (the check is
-        then specialised for the constant size), the fast tier calls them (less code to
-        compile). They return the host pointer, or null when the access must fault.
+        The slow path runs only when the inline fast path failed: for the gapped v0
+        stack, where only the first byte of an access is tested for a gap, and for
+        accesses that fault. It returns the host pointer and whether the access is valid.
         """
-        out = []
-        for which, word in (("load", abi.REGION_LOAD_LEN), ("store", abi.REGION_STORE_LEN)):
-            lines = [
-                f"define internal ptr @tbpf_translate_{which}(ptr noalias readonly %regions, "
-                f"i64 %addr, i64 %size) alwaysinline nounwind {{",
-                "entry:",
-                "  %idx = lshr i64 %addr, 32",
-                f"  %inr = icmp ult i64 %idx, {abi.NUM_REGION_SLOTS}",
-                "  br i1 %inr, label %found, label %bad, !prof !1",
-                "found:",
-                "  %e = getelementptr inbounds [4 x i64], ptr %regions, i64 %idx",
-                "  %start = load i64, ptr %e",
-                f"  %lp = getelementptr inbounds i64, ptr %e, i64 {word}",
-                "  %len = load i64, ptr %lp",
-                "  %o = sub i64 %addr, %start",
-            ]
-            if self.gapped:
-                f = self.frame_size
-                lines += [
-                    # v0 stack: only the first byte is tested for a gap (SBPF_SPEC 4.3).
-                    f"  %is_stack = icmp eq i64 %idx, {REGION_STACK}",
-                    f"  %g = and i64 %o, {f}",
-                    "  %ingap = icmp ne i64 %g, 0",
-                    "  %gapfail = and i1 %is_stack, %ingap",
-                    "  %hi = lshr i64 %o, 1",
-                    f"  %him = and i64 %hi, {_i64(~(f - 1))}",
-                    f"  %lo = and i64 %o, {f - 1}",
-                    "  %hs = or i64 %him, %lo",
-                    "  %h = select i1 %is_stack, i64 %hs, i64 %o",
-                    "  %c1 = icmp ult i64 %h, %len",
-                    "  %end = add i64 %h, %size",
-                    "  %c2 = icmp ule i64 %end, %len",
-                    "  %c12 = and i1 %c1, %c2",
-                    "  %notgap = xor i1 %gapfail, true",
-                    "  %ok = and i1 %c12, %notgap",
-                ]
-            else:
-                lines += [
-                    "  %h = add i64 %o, 0",
-                    "  %c1 = icmp ult i64 %h, %len",
-                    "  %end = add i64 %h, %size",
-                    "  %c2 = icmp ule i64 %end, %len",
-                    "  %ok = and i1 %c1, %c2",
-                ]
-            lines += [
-                "  br i1 %ok, label %good, label %bad, !prof !1",
-                "good:",
-                "  %hp = getelementptr inbounds i64, ptr %e, i64 3",
-                "  %host = load i64, ptr %hp",
-                "  %ha = add i64 %host, %h",
-                "  %p = inttoptr i64 %ha to ptr",
-                "  ret ptr %p",
-                "bad:",
-                "  ret ptr null",
-                "}",
-                "",
-            ]
-            out.append("\n".join(lines))
+        w = abi.REGION_WORDS
+        slow = "\n".join([
+            "define internal { ptr, i1 } @tbpf_translate_slow(ptr noalias readonly %regions, "
+            "i64 %addr, i64 %size, i1 %store) noinline nounwind {",
+            "entry:",
+            "  %idx = lshr i64 %addr, 32",
+            f"  %inr = icmp ult i64 %idx, {abi.NUM_REGION_SLOTS}",
+            "  br i1 %inr, label %found, label %bad",
+            "found:",
+            f"  %row = getelementptr inbounds [{w} x i64], ptr %regions, i64 %idx",
+            "  %start = load i64, ptr %row",
+            f"  %hp = getelementptr inbounds i64, ptr %row, i64 {abi.REGION_HOST}",
+            "  %host = load i64, ptr %hp",
+            f"  %llp = getelementptr inbounds i64, ptr %row, i64 {abi.REGION_LOAD_LEN}",
+            "  %ll = load i64, ptr %llp",
+            f"  %slp = getelementptr inbounds i64, ptr %row, i64 {abi.REGION_STORE_LEN}",
+            "  %sl = load i64, ptr %slp",
+            "  %len = select i1 %store, i64 %sl, i64 %ll",
+            f"  %gp = getelementptr inbounds i64, ptr %row, i64 {abi.REGION_GAP}",
+            "  %gap = load i64, ptr %gp",
+            "  %below = icmp ult i64 %addr, %start",
+            "  br i1 %below, label %bad, label %inside",
+            "inside:",
+            "  %o = sub i64 %addr, %start",
+            "  %gapped = icmp ne i64 %gap, 0",
+            "  br i1 %gapped, label %gaps, label %check",
+            "gaps:",
+            "  %g = and i64 %o, %gap",
+            "  %ingap = icmp ne i64 %g, 0",
+            "  br i1 %ingap, label %bad, label %squeeze",
+            "squeeze:",
+            "  %gm1 = sub i64 %gap, 1",
+            "  %hi = lshr i64 %o, 1",
+            "  %nm = xor i64 %gm1, -1",
+            "  %him = and i64 %hi, %nm",
+            "  %lo = and i64 %o, %gm1",
+            "  %hs = or i64 %him, %lo",
+            "  br label %check",
+            "check:",
+            "  %h = phi i64 [ %o, %inside ], [ %hs, %squeeze ]",
+            "  %c1 = icmp ult i64 %h, %len",
+            "  %end = add i64 %h, %size",
+            "  %c2 = icmp ule i64 %end, %len",
+            "  %ok = and i1 %c1, %c2",
+            "  %ha = add i64 %host, %h",
+            "  %p = inttoptr i64 %ha to ptr",
+            "  %r0 = insertvalue { ptr, i1 } poison, ptr %p, 0",
+            "  %r = insertvalue { ptr, i1 } %r0, i1 %ok, 1",
+            "  ret { ptr, i1 } %r",
+            "bad:",
+            "  ret { ptr, i1 } { ptr null, i1 false }",
+            "}",
+            "",
+        ])
         f = self.frame_size
         stack_row = REGION_STACK * abi.REGION_WORDS
         lines = [
@@ -895,8 +915,7 @@ class _Lowerer:
             "}",
             "",
         ]
-        out.append("\n".join(lines))
-        return "\n".join(out)
+        return slow + "\n".join(lines)
 
     def gap_offset(self, o: str) -> str:
         """Host offset of guest stack offset ``o`` in the gapped v0 stack (SBPF_SPEC 4.3)."""

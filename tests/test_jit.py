@@ -3,9 +3,7 @@ the disk cache (including corruption), the in-process cache, bounded memory, dum
 
 from __future__ import annotations
 
-import gc
 import os
-import resource
 
 import pytest
 
@@ -242,43 +240,56 @@ def test_ir_and_asm_dumps(tmp_path):
     assert any(p.suffix == ".s" for p in (tmp_path / "asm").iterdir())
 
 
-def _rss_kb() -> int:
+_CHURN = """
+import gc, sys
+from tbpf.vm import load_program, run_executable
+from jit.engine import JitEngine, JitConfig
+
+def rss_kb():
     with open("/proc/self/status") as handle:
         for line in handle:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-
-def _churn(count: int, engine: JitEngine) -> None:
-    for i in range(count):
-        exe = load_program(f"mov64 r0, {i}\nexit")
+def churn(start, count, engine):
+    for i in range(start, start + count):
+        exe = load_program(f"mov64 r0, {i}\\nexit")
         assert run_executable(exe, engine=engine, budget=10).result == i
+
+warmup, count, links = (int(a) for a in sys.argv[1:4])
+engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=64,
+                             links_per_generation=links))
+churn(0, warmup, engine)
+gc.collect()
+before = rss_kb()
+churn(warmup, count, engine)
+gc.collect()
+print(rss_kb() - before)
+"""
+
+
+def _rss_growth_kb(warmup: int, count: int, links: int) -> int:
+    """RSS growth of a fresh process while it loads, runs and drops ``count`` programs
+    (a subprocess, so other tests' engines and background compiles cannot interfere)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _CHURN, str(warmup), str(count), str(links)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "TBPF_CACHE_DIR": "off"})
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def test_loading_and_dropping_programs_keeps_memory_bounded():
-    engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=64,
-                                 links_per_generation=200))
-    _churn(600, engine)
-    gc.collect()
-    before = _rss_kb()
-    _churn(1200, engine)
-    gc.collect()
-    growth_kb = _rss_kb() - before
+    growth_kb = _rss_growth_kb(600, 1200, 200)
     # ~9 KB per link would be 10+ MB here if generations were never recycled.
     assert growth_kb < 8_000, f"RSS grew by {growth_kb} KB over 1200 programs"
 
 
 @pytest.mark.slow
 def test_ten_thousand_programs_keep_memory_bounded():
-    engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=64,
-                                 links_per_generation=500))
-    _churn(1000, engine)
-    gc.collect()
-    before = _rss_kb()
-    _churn(10_000, engine)
-    gc.collect()
-    assert _rss_kb() - before < 20_000
+    growth_kb = _rss_growth_kb(1000, 10_000, 500)
+    assert growth_kb < 20_000, f"RSS grew by {growth_kb} KB over 10,000 programs"
 
 
 def test_context_layout_constants_are_consistent():
