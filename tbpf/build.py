@@ -124,10 +124,13 @@ def _explain_failure(source: Path, stderr: str) -> str:
                 f"overflow check clang rewrote into one) needs `{libcall.group(1)}`, a "
                 f"library routine sBPF programs do not have; use tos_mul_wide(), "
                 f"tos_div_wide(), tos_mul_div() or tos_mul_u64() from <tos/math.h>")
-    if "only small returns supported" in stderr:
-        return (f"clang could not compile {source.name}: a function returns a struct larger "
-                f"than 8 bytes, which the BPF calling convention cannot do; return it "
-                f"through a pointer argument")
+    if any(m in stderr for m in ("only small returns supported",
+                                 "unable to allocate function return",
+                                 "VarArgs or StructRet are not supported")):
+        return (f"clang could not compile {source.name}: a function returns a value larger "
+                f"than 8 bytes (a struct, __int128) or takes variable arguments, which the "
+                f"BPF calling convention cannot do; return results through a pointer "
+                f"argument")
     return f"clang could not compile {source.name}"
 
 
