@@ -63,6 +63,8 @@ _CLANG_NAMES = ("clang",) + tuple(f"clang-{v}" for v in range(20, 13, -1))
 _SIGNED_DIVISION = re.compile(r"Unsupport signed division")
 _IN_FUNCTION = re.compile(r"In function: (\S+)")
 _LIBCALL = re.compile(r"A call to built-in function '(__\w+)' is not supported")
+_FLOAT_ROUTINE = re.compile(r"float|fix|[sdtx]f\d?$")  # __floatundidf, __muldf3, __ltsf2...
+_WIDE_ROUTINE = re.compile(r"ti\d?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +122,19 @@ def _explain_failure(source: Path, stderr: str) -> str:
                 f"tos_rem_i64() from <tos/math.h>, or unsigned operands")
     libcall = _LIBCALL.search(stderr)
     if libcall:
-        return (f"clang could not compile {source.name}: 128-bit arithmetic (__int128, or an "
-                f"overflow check clang rewrote into one) needs `{libcall.group(1)}`, a "
-                f"library routine sBPF programs do not have; use tos_mul_wide(), "
-                f"tos_div_wide(), tos_mul_div() or tos_mul_u64() from <tos/math.h>")
+        routine = libcall.group(1)
+        if _FLOAT_ROUTINE.search(routine):
+            return (f"clang could not compile {source.name}: floating point needs "
+                    f"`{routine}`, a library routine sBPF programs do not have (contracts are "
+                    f"integer-only, which also keeps them deterministic); use integers, e.g. "
+                    f"fixed point with tos_mul_div() from <tos/math.h>")
+        if _WIDE_ROUTINE.search(routine):
+            return (f"clang could not compile {source.name}: 128-bit arithmetic (__int128, "
+                    f"or an overflow check clang rewrote into one) needs `{routine}`, a "
+                    f"library routine sBPF programs do not have; use tos_mul_wide(), "
+                    f"tos_div_wide(), tos_mul_div() or tos_mul_u64() from <tos/math.h>")
+        return (f"clang could not compile {source.name}: the code needs `{routine}`, a "
+                f"compiler runtime routine sBPF programs do not have")
     if any(m in stderr for m in ("only small returns supported",
                                  "unable to allocate function return",
                                  "VarArgs or StructRet are not supported")):

@@ -109,12 +109,14 @@ def test_warnings_pass_through(tmp_path: Path, capsys: pytest.CaptureFixture[str
     ("typedef struct { u64 a, b; } pair;\n"
      "TOS_NOINLINE pair f(u64 x) { pair p = {x, x}; return p; }\n"
      "TOS_ENTRY(entrypoint) { return f(input_len).b; }", "pointer argument"),
+    ("TOS_ENTRY(entrypoint) { double x = (double)input_len * 1.5; return (u64)x; }",
+     "floating point"),
     ("extern u64 tos_lgo(const char *, u64);\n"
      "TOS_ENTRY(entrypoint) { tos_lgo(\"x\", 1); return 0; }", "tos_lgo"),
     ("static u64 calls;\n"
      "TOS_ENTRY(entrypoint) { calls += input_len; return calls; }", "calls"),
     ("TOS_ENTRY(start) { return 0; }", "entrypoint"),
-], ids=["syntax", "signed-division", "int128", "struct-return", "unknown-syscall",
+], ids=["syntax", "signed-division", "int128", "struct-return", "float", "unknown-syscall",
         "writable-global", "no-entrypoint"])
 def test_errors_end_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                   body: str, message: str) -> None:
