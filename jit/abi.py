@@ -19,8 +19,12 @@ word    name                   meaning
 19      ``syscall_failed``     set to 1 by the callback when the syscall raised
 20      ``stack_limit``        lowest native stack address compiled code may use; a guest
                                function entered below it hands the run to the interpreter
-21..31  reserved
-32..    ``frames``             ``max_call_depth`` x 6 words: r6, r7, r8, r9, r10, return pc
+21      ``regmask``            out: which of ``regs`` the stopping function wrote (bit r)
+22..31  reserved
+32..    ``frames``             ``max_call_depth`` records of 13 words, written only when a
+                               run stops below a call: r0..r10 at the call, the return
+                               pc, and a mask of which registers are the caller's own
+                               (the rest equal the values one frame further up)
 ======  =====================  =========================================================
 
 ``regions`` is a read-only table of :data:`NUM_REGION_SLOTS` rows of
@@ -46,6 +50,7 @@ import ctypes
 __all__ = [
     "CTX_REGS", "CTX_PC", "CTX_REMAINING", "CTX_DEPTH", "CTX_FAULT_ADDR", "CTX_FAULT_SIZE",
     "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED", "CTX_STACK_LIMIT",
+    "CTX_REGMASK", "FRAME_RET", "FRAME_MASK",
     "CTX_FRAMES",
     "FRAME_WORDS", "NUM_REGION_SLOTS", "REGION_WORDS", "REGION_START", "REGION_LOAD_LEN",
     "REGION_STORE_LEN", "REGION_HOST", "REGION_GAP", "REGION_LIMITS", "limit_word", "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT",
@@ -53,7 +58,7 @@ __all__ = [
     "ABI_VERSION",
 ]
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 """Bumped whenever the layout or the lowering changes meaning (part of cache keys)."""
 
 CTX_REGS = 0
@@ -67,8 +72,11 @@ CTX_SYSCALL_FN = 17
 CTX_RUN_ID = 18
 CTX_SYSCALL_FAILED = 19
 CTX_STACK_LIMIT = 20
+CTX_REGMASK = 21
 CTX_FRAMES = 32
-FRAME_WORDS = 6
+FRAME_WORDS = 13
+FRAME_RET = 11
+FRAME_MASK = 12
 
 NUM_REGION_SLOTS = 8
 REGION_WORDS = 16

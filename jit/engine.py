@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,7 @@ class Codegen:
         """A fresh TargetMachine (never shared: LLJIT/MCJIT may take ownership)."""
         return self.target.create_target_machine(
             cpu=self.cpu, features=self.features, opt=0 if tier == TIER_FAST else 2,
-            reloc="pic", codemodel="jitdefault", jit=True)
+            reloc="pic", codemodel="small", jit=True)
 
     def compile(self, ir: str, tier: int, config: JitConfig, name: str) -> bytes:
         """IR text → relocatable object bytes for ``tier``.
@@ -394,7 +394,7 @@ class JitProgram:
         self.lock = threading.Lock()
         self.tier_up_started = False
         self.ctx_words = abi.ctx_words(exe.config.max_call_depth)
-        self._lowered: LoweredProgram | None = None
+        self._lowered: dict[int, LoweredProgram] = {}
         self.syscall_keys: tuple[int, ...] = ()
         config = engine.config
         self.code: _NativeCode
@@ -404,16 +404,19 @@ class JitProgram:
         self.code = cached if cached is not None else self._build(
             TIER_OPTIMIZED if config.tier == "optimized" else TIER_FAST)
 
-    @property
-    def lowered(self) -> LoweredProgram:
-        """The IR (lowered on first use)."""
+    def lowered(self, tier: int) -> LoweredProgram:
+        """The IR for ``tier`` (lowered on first use; the optimized tier passes only the
+        registers each guest function needs)."""
         with self.lock:
-            if self._lowered is None:
+            low = self._lowered.get(tier)
+            if low is None:
                 t0 = time.perf_counter()
-                self._lowered = lower(self.exe, self.exe.verify(), self.registry, self.options)
+                options = replace(self.options, precise_registers=tier == TIER_OPTIMIZED)
+                low = lower(self.exe, self.exe.verify(), self.registry, options)
+                self._lowered[tier] = low
                 self.stats.lower_s = time.perf_counter() - t0
-                self.stats.instructions = self._lowered.num_instructions
-            return self._lowered
+                self.stats.instructions = low.num_instructions
+            return low
 
     @property
     def tier(self) -> int:
@@ -443,7 +446,7 @@ class JitProgram:
         return code
 
     def _build(self, tier: int) -> _NativeCode:
-        lowered = self.lowered
+        lowered = self.lowered(tier)
         t0 = time.perf_counter()
         obj = codegen().compile(lowered.ir, tier, self.engine.config, self.key[:16])
         t1 = time.perf_counter()
@@ -475,7 +478,7 @@ class JitProgram:
             self.engine.tier_up_failures += 1
             return
         self.code = code  # one reference assignment: atomic under the GIL
-        self._lowered = None  # nothing left to compile: drop the IR
+        self._lowered.clear()  # nothing left to compile: drop the IR
 
     def wait_optimized(self, timeout: float = 120.0) -> bool:
         """Block until the optimized tier is in place (tests and benchmarks)."""
@@ -713,6 +716,7 @@ class JitEngine:
         program = self.program(exe, syscalls, LoweringOptions(trust_frame_pointer=trusted))
         program.note_run()
         code = program.code
+        initial = list(state.registers)
         run_id = next(_RUN_IDS)
         words = np.zeros(program.ctx_words, dtype=np.uint64)
         words[:abi.CTX_STACK_LIMIT + 1] = (*state.registers, state.pc, state.remaining, 0, 0,
@@ -726,14 +730,22 @@ class JitEngine:
         finally:
             del _RUNS[run_id]
         head = words[:abi.CTX_FRAMES].tolist()
-        regs = head[:11]
         pc = head[abi.CTX_PC]
         depth = head[abi.CTX_DEPTH]
+        # Rebuild the register file: each stopped frame stored only the registers it owns
+        # (jit.regflow); the rest equal the values one frame further up.
+        regs = initial
         frames = []
         if depth:
             flat = words[abi.CTX_FRAMES:abi.CTX_FRAMES + abi.FRAME_WORDS * depth].tolist()
-            frames = [tuple(flat[abi.FRAME_WORDS * k:abi.FRAME_WORDS * (k + 1)])
-                      for k in range(depth)]
+            for k in range(depth):
+                record = flat[abi.FRAME_WORDS * k:abi.FRAME_WORDS * (k + 1)]
+                own = record[abi.FRAME_MASK]
+                regs = [record[r] if own >> r & 1 else regs[r] for r in range(11)]
+                frames.append((regs[6], regs[7], regs[8], regs[9], regs[10],
+                               record[abi.FRAME_RET]))
+        own = head[abi.CTX_REGMASK]
+        regs = [head[r] if own >> r & 1 else regs[r] for r in range(11)]
         state.registers = regs
         state.remaining = head[abi.CTX_REMAINING]
         state.pc = pc

@@ -45,6 +45,8 @@ from tbpf.memory import MM_STACK_START, REGION_STACK
 from tbpf.syscalls import Syscall, SyscallRegistry
 
 from . import abi
+from .provenance import UNKNOWN, guess_regions
+from .regflow import RET_REGS, RegisterSets, analyze, bits, conservative
 
 __all__ = ["LoweringOptions", "LoweredProgram", "lower", "lowered_forms", "ENTRY_SYMBOL"]
 
@@ -79,9 +81,13 @@ class LoweringOptions:
         trust_frame_pointer: r10 holds the VM's own frame pointer at entry, so
             ``[r10 + const]`` accesses inside the current frame need no check. Must be
             False if the caller presets r10 to anything else.
+        precise_registers: pass, return and report only the registers each guest
+            function needs (:mod:`jit.regflow`); the optimized tier's choice (the fast
+            tier skips the analysis and passes all of them).
     """
 
     trust_frame_pointer: bool = True
+    precise_registers: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,7 +310,6 @@ class _Lowerer:
         for idx, start in enumerate(ordered[:-1]):
             end = ordered[idx + 1]
             self.blocks[start] = (end, [i for i in insns[start:end] if i is not None])
-        total = sum(len(b) for _, b in self.blocks.values())
 
         # Functions: the entry, every call target, and the callx entry candidates (as long
         # as duplicated blocks stay within budget; the rest are entered by the interpreter).
@@ -319,6 +324,11 @@ class _Lowerer:
             if target not in self.functions:
                 self.functions[target] = self.reachable(target)
         self.entry_points = sorted(candidates & set(self.functions))
+        if self.options.precise_registers:
+            self.sets: RegisterSets = analyze(self.functions, self.blocks, self.successors,
+                                              self.all_entries, self.calls)
+        else:
+            self.sets = conservative(self.functions)
         count = 0
         for fn_entry, fn_blocks in self.functions.items():
             count += self.function(fn_entry, fn_blocks)
@@ -376,7 +386,8 @@ class _Lowerer:
     def tail_calls(self) -> None:
         for target in sorted(self.tail_targets):
             self.label(f"tail_{target}")
-            regs = [self.load_reg(r) for r in range(11)]
+            need = self.sets.needed[target]
+            regs = [self.load_reg(r) if need >> r & 1 else "poison" for r in range(11)]
             rem, res = self.t(), self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
             args = ", ".join(f"i64 {v}" for v in regs + [rem])
@@ -393,6 +404,9 @@ class _Lowerer:
         self.has_exit = False
         self.fn_entry = entry
         self.tail_targets: set[int] = set()
+        self.guesses = (guess_regions(entry, blocks, self.blocks, self.successors,
+                                      entry == self.exe.entry_pc)
+                        if self.options.precise_registers else {})
         self.out.append(
             f"define internal tailcc {_RET} @f_{entry}(ptr noalias %ctx, "
             f"ptr noalias readonly %regions, "
@@ -442,7 +456,9 @@ class _Lowerer:
             self.to_exit(abi.STATUS_EXIT, self.exe.entry_pc)
             self.label("ret_call")
             agg = f"{_RET} poison"
-            values = [str(STATUS_RETURN)] + [self.load_reg(r) for r in range(6)]
+            returned = self.sets.returned[self.fn_entry]
+            values = [str(STATUS_RETURN)] + [self.load_reg(r) if returned >> r & 1
+                                              else "poison" for r in range(6)]
             rem = self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
             values.append(rem)
@@ -459,14 +475,17 @@ class _Lowerer:
         self.emit(f"%status = phi i64 {status}")
         self.emit(f"%xpc = phi i64 {pcs}")
         self.emit(f"%xdepth = phi i64 {depths}")
-        for r in range(11):
+        # Only the registers this function may have changed; the engine takes the others
+        # from the callers' frame records (or the initial registers).
+        written = self.sets.written[self.fn_entry]
+        for r in bits(written):
             v = self.load_reg(r)
             p = self.ctx_ptr(abi.CTX_REGS + r)
             self.emit(f"store i64 {v}, ptr {p}")
         v = self.t()
         self.emit(f"{v} = load i64, ptr %rem")
         for word, val in ((abi.CTX_REMAINING, v), (abi.CTX_DEPTH, "%xdepth"),
-                          (abi.CTX_PC, "%xpc")):
+                          (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, str(written))):
             p = self.ctx_ptr(word)
             self.emit(f"store i64 {val}, ptr {p}")
         out = self.t()
@@ -752,6 +771,37 @@ class _Lowerer:
             # The current frame [r10 - frame_size, r10) is always mapped and writable.
             self.emit(f"{ptr} = call ptr @tbpf_frame_ptr(ptr %regions, i64 {addr})")
         else:
+            guess = self.guesses.get(pc, UNKNOWN)
+            if guess == REGION_STACK and self.gapped:
+                guess = UNKNOWN  # the gapped stack always takes the slow path
+            spec_join = None
+            self.tmp += 1
+            fast, slow, join, bad = (f"m{self.tmp}_{pc}{x}" for x in "fsjx")
+            if guess != UNKNOWN:
+                # The region this pointer most likely points into: its row is loop
+                # invariant, so the whole check is a subtract and a compare.
+                row_k, st_k, lp_k, lim_k, o_k, ok_k = (self.t() for _ in range(6))
+                self.emit(f"{row_k} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
+                          f"ptr %regions, i64 {guess}")
+                self.emit(f"{st_k} = load i64, ptr {row_k}")
+                self.emit(f"{lp_k} = getelementptr inbounds i64, ptr {row_k}, "
+                          f"i64 {abi.limit_word(size, store)}")
+                self.emit(f"{lim_k} = load i64, ptr {lp_k}")
+                self.emit(f"{o_k} = sub i64 {addr}, {st_k}")
+                self.emit(f"{ok_k} = icmp ult i64 {o_k}, {lim_k}")
+                self.tmp += 1
+                hit, miss = f"q{self.tmp}_{pc}h", f"q{self.tmp}_{pc}m"
+                self.emit(f"br i1 {ok_k}, label %{hit}, label %{miss}, !prof !1")
+                self.label(hit, keep=True)
+                hp_k, host_k, ha_k, p_k = self.t(), self.t(), self.t(), self.t()
+                self.emit(f"{hp_k} = getelementptr inbounds i64, ptr {row_k}, "
+                          f"i64 {abi.REGION_HOST}")
+                self.emit(f"{host_k} = load i64, ptr {hp_k}")
+                self.emit(f"{ha_k} = add i64 {host_k}, {o_k}")
+                self.emit(f"{p_k} = inttoptr i64 {ha_k} to ptr")
+                spec_join = (p_k, hit)
+                self.emit(f"br label %{join}")
+                self.label(miss, keep=True)
             # Fast path: one compare against the precomputed limit of the region's row.
             i, i7, row, start, limp, lim, o, ok = (self.t() for _ in range(8))
             self.emit(f"{i} = lshr i64 {addr}, 32")
@@ -764,8 +814,6 @@ class _Lowerer:
             self.emit(f"{lim} = load i64, ptr {limp}")
             self.emit(f"{o} = sub i64 {addr}, {start}")
             self.emit(f"{ok} = icmp ult i64 {o}, {lim}")
-            self.tmp += 1
-            fast, slow, join, bad = (f"m{self.tmp}_{pc}{x}" for x in "fsjx")
             self.emit(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
             self.label(fast, keep=True)
             hp, host, ha, p1 = self.t(), self.t(), self.t(), self.t()
@@ -789,7 +837,10 @@ class _Lowerer:
             self.refund(refund)
             self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
             self.label(join, keep=True)
-            self.emit(f"{ptr} = phi ptr [ {p1}, %{fast} ], [ {p2}, %{slow} ]")
+            incoming = f"[ {p1}, %{fast} ], [ {p2}, %{slow} ]"
+            if spec_join is not None:
+                incoming += f", [ {spec_join[0]}, %{spec_join[1]} ]"
+            self.emit(f"{ptr} = phi ptr {incoming}")
         if store:
             if size < 8 and not value_is_const:
                 v = self.t()
@@ -807,12 +858,13 @@ class _Lowerer:
 
     def cold_helpers(self) -> str:
         """Out-of-line helpers for cold paths (kept small in every caller)."""
+        names = [f"r{r}" for r in range(11)] + ["ret", "mask"]
         frame = [f"define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
-                 f"i64 %r6, i64 %r7, i64 %r8, i64 %r9, i64 %r10, i64 %ret) cold noinline "
-                 f"nounwind {{", "entry:",
+                 f"i64 %mask, " + ", ".join(f"i64 %r{r}" for r in range(11))
+                 + ", i64 %ret) cold noinline nounwind {", "entry:",
                  f"  %off = mul i64 %depth, {abi.FRAME_WORDS}",
                  f"  %base = add i64 %off, {abi.CTX_FRAMES}"]
-        for k, name in enumerate(("r6", "r7", "r8", "r9", "r10", "ret")):
+        for k, name in enumerate(names):
             frame += [f"  %i{k} = add i64 %base, {k}",
                       f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 %i{k}",
                       f"  store i64 %{name}, ptr %p{k}"]
@@ -933,28 +985,38 @@ class _Lowerer:
         self.emit(f"{full} = icmp uge i64 %depth, {self.max_depth - 1}")
         self.guard(full, int(FaultCode.CALL_DEPTH_EXCEEDED), pc, refund)
 
-    def write_frame(self, regs: list[str], pc: int) -> None:
-        """``ctx.frames[depth] = (r6, r7, r8, r9, r10, pc + 1)``: the frame this call pushed,
-        written only when the run leaves compiled code below it (SBPF_SPEC 3.2)."""
-        args = ", ".join(f"i64 {v}" for v in regs[6:11])
-        self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, {args}, i64 {pc + 1})")
+    def write_frame(self, regs: dict[int, str], pc: int) -> None:
+        """Record the frame this call pushed (``r0..r10`` at the call, the return pc and
+        which of the registers are this function's own values): written only when the
+        run leaves compiled code below it, for the engine to rebuild the VM state."""
+        written = self.sets.written[self.fn_entry]
+        args = ", ".join(f"i64 {regs[r] if written >> r & 1 else 'poison'}" for r in range(11))
+        self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, i64 {written}, {args}, "
+                  f"i64 {pc + 1})")
 
-    def call_args(self) -> tuple[list[str], str, str, str]:
-        """Current registers, the callee's r10, its depth and the meter."""
-        regs = [self.load_reg(r) for r in range(11)]
+    def call_args(self, need: int) -> tuple[dict[int, str], str, str, str]:
+        """Registers the callee needs and this frame's own (for its frame record), the
+        callee's r10, its depth and the meter."""
+        wanted = need | self.sets.written[self.fn_entry] | (1 << 10)
+        regs = {r: self.load_reg(r) for r in bits(wanted)}
         r10n, d1, rem = self.t(), self.t(), self.t()
         self.emit(f"{r10n} = add i64 {regs[10]}, {self.frame_bump}")
         self.emit(f"{d1} = add i64 %depth, 1")
         self.emit(f"{rem} = load i64, ptr %rem")
         return regs, r10n, d1, rem
 
-    def invoke(self, target: int, regs: list[str], r10n: str, d1: str, rem: str) -> str:
+    def arg_list(self, need: int, regs: dict[int, str], r10n: str, rem: str, d1: str) -> str:
+        values = [regs[r] if need >> r & 1 else "poison" for r in range(10)]
+        values += [r10n if need >> 10 & 1 else "poison", rem, d1]
+        return ", ".join(f"i64 {v}" for v in values)
+
+    def invoke(self, target: int, regs: dict[int, str], r10n: str, d1: str, rem: str) -> str:
         res = self.t()
-        args = ", ".join(f"i64 {v}" for v in regs[:10] + [r10n, rem, d1])
+        args = self.arg_list(self.sets.needed[target], regs, r10n, rem, d1)
         self.emit(f"{res} = call tailcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
         return res
 
-    def after_call(self, res: str, regs: list[str], pc: int) -> None:
+    def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
         """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
         st, ok = self.t(), self.t()
         self.emit(f"{st} = extractvalue {_RET} {res}, 0")
@@ -966,7 +1028,7 @@ class _Lowerer:
         self.write_frame(regs, pc)
         self.emit(f"ret {_RET} {res}")
         self.label(cont, keep=True)
-        for k in range(6):
+        for k in bits(returned):
             v = self.t()
             self.emit(f"{v} = extractvalue {_RET} {res}, {k + 1}")
             self.store_reg(k, v)
@@ -982,9 +1044,9 @@ class _Lowerer:
             self.syscall(insn, what, refund)  # type: ignore[arg-type]
         elif kind == "call":
             self.check_depth(pc, refund)
-            regs, r10n, d1, rem = self.call_args()
+            regs, r10n, d1, rem = self.call_args(self.sets.needed[what])  # type: ignore[index]
             res = self.invoke(what, regs, r10n, d1, rem)  # type: ignore[arg-type]
-            self.after_call(res, regs, pc)
+            self.after_call(res, regs, pc, self.sets.returned[what])  # type: ignore[index]
         elif kind == "outside":
             self.refund(refund)
             self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc)
@@ -1033,7 +1095,7 @@ class _Lowerer:
         reg = insn.src if field == "src" else insn.dst if field == "dst" else insn.imm
         addr = self.load_reg(reg)  # read before the frame push
         self.check_depth(pc, refund)
-        regs, r10n, d1, rem = self.call_args()
+        regs, r10n, d1, rem = self.call_args((1 << 11) - 1)
         off, tpc, oob = self.t(), self.t(), self.t()
         self.emit(f"{off} = sub i64 {addr}, {_i64(self.exe.text_vaddr)}")
         self.emit(f"{tpc} = lshr i64 {off}, 3")
@@ -1051,7 +1113,7 @@ class _Lowerer:
         self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, d1)
         self.label(f"{tag}d", keep=True)
         res, st, miss = self.t(), self.t(), self.t()
-        args = ", ".join(f"i64 {v}" for v in regs[:10] + [r10n, rem, d1])
+        args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
         self.emit(f"{res} = call tailcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
                   f"i64 {tpc}, {args})")
         self.emit(f"{st} = extractvalue {_RET} {res}, 0")
@@ -1063,7 +1125,7 @@ class _Lowerer:
         self.store_reg(10, r10n)
         self.to_exit(abi.STATUS_BAIL, tpc, d1)
         self.label(f"{tag}j", keep=True)
-        self.after_call(res, regs, pc)
+        self.after_call(res, regs, pc, RET_REGS)
 
     def dispatcher(self) -> None:
         """``@callx_dispatch``: one ``switch`` over every compiled entry point, shared by
@@ -1076,8 +1138,17 @@ class _Lowerer:
         self.out.append(f"entry:\n  switch i64 %target, label %miss [ {cases} ]")
         args = ", ".join(f"i64 %a{r}" for r in range(11)) + ", i64 %rem, i64 %depth"
         for t in self.entry_points:
-            self.out.append(f"to_{t}:\n  %r{t} = tail call tailcc {_RET} @f_{t}(ptr %ctx, "
-                            f"ptr %regions, {args})\n  ret {_RET} %r{t}")
+            lines = [f"to_{t}:", f"  %r{t}_0 = call tailcc {_RET} @f_{t}(ptr %ctx, "
+                     f"ptr %regions, {args})"]
+            # Registers the target never changes come back as they went in.
+            last = f"%r{t}_0"
+            for k in range(6):
+                if not self.sets.returned[t] >> k & 1:
+                    lines.append(f"  %r{t}_{k + 1} = insertvalue {_RET} {last}, i64 %a{k}, "
+                                 f"{k + 1}")
+                    last = f"%r{t}_{k + 1}"
+            lines.append(f"  ret {_RET} {last}")
+            self.out.append("\n".join(lines))
         self.out.append(f"miss:\n  %m = insertvalue {_RET} poison, i64 {STATUS_CALLX_MISS}, 0"
                         f"\n  ret {_RET} %m\n}}\n")
 

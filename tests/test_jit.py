@@ -294,7 +294,8 @@ def test_ten_thousand_programs_keep_memory_bounded():
 
 def test_context_layout_constants_are_consistent():
     assert abi.CTX_FRAMES > abi.CTX_SYSCALL_FAILED
-    assert abi.ctx_words(64) == abi.CTX_FRAMES + 6 * 64
+    assert abi.ctx_words(64) == abi.CTX_FRAMES + abi.FRAME_WORDS * 64
+    assert abi.FRAME_RET < abi.FRAME_WORDS and abi.FRAME_MASK < abi.FRAME_WORDS
     assert len({abi.STATUS_EXIT, abi.STATUS_BAIL, abi.STATUS_MEMORY_FAULT,
                 abi.STATUS_SYSCALL_ERROR, abi.STATUS_INTERNAL}) == 5
 
