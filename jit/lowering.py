@@ -295,7 +295,7 @@ class _Lowerer:
             elif form is Form.CALL_IMM:
                 kind, what = self.resolve_call(insn)
                 calls[pc] = (kind, what)
-                if kind == "call":
+                if kind == "call" and insns[what] is not None:  # type: ignore[index]
                     call_targets.add(what)  # type: ignore[arg-type]
                 leaders.add(pc + 1)
             elif form in (Form.CALL_REG, Form.EXIT):
@@ -1042,6 +1042,14 @@ class _Lowerer:
         pc = insn.pc
         if kind == "syscall":
             self.syscall(insn, what, refund)  # type: ignore[arg-type]
+        elif kind == "call" and what not in self.functions:
+            # The target is not an instruction start (e.g. the second slot of an lddw):
+            # push the frame and let the interpreter execute (and report) that slot.
+            self.check_depth(pc, refund)
+            regs, r10n, d1, _rem = self.call_args(self.sets.written[self.fn_entry])
+            self.write_frame(regs, pc)
+            self.store_reg(10, r10n)
+            self.to_exit(abi.STATUS_BAIL, what, d1)  # type: ignore[arg-type]
         elif kind == "call":
             self.check_depth(pc, refund)
             regs, r10n, d1, rem = self.call_args(self.sets.needed[what])  # type: ignore[index]

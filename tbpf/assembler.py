@@ -34,6 +34,9 @@ from .versions import SBPFVersion, parse_version
 __all__ = ["assemble", "assemble_program", "parse_asm", "Statement", "Register", "Integer",
            "Memory", "Label"]
 
+MAX_ASM_SLOTS = 1 << 20
+"""Largest program the assembler produces (8 MiB of slots): a one-line ``.fill`` must
+not be able to allocate unbounded memory."""
 _I16 = (-(1 << 15), (1 << 15) - 1)
 _I32 = (-(1 << 31), (1 << 31) - 1)
 _U64 = 1 << 64
@@ -290,8 +293,9 @@ def _assemble(text: str, version: SBPFVersion) -> tuple[bytes, FunctionRegistry,
             if st.name == "fill" and len(st.operands) == 2 and all(
                     isinstance(o, Integer) for o in st.operands):
                 count = st.operands[0].value  # type: ignore[union-attr]
-                if count < 0 or count > 1 << 24:
-                    raise fail(st, f"Invalid fill count {count}")
+                if count < 0 or pc + count > MAX_ASM_SLOTS:
+                    raise fail(st, f"Invalid fill count {count} (programs are limited to "
+                                   f"{MAX_ASM_SLOTS} slots)")
                 pc += count
         else:
             pc += 2 if st.name == "lddw" else 1

@@ -8,6 +8,8 @@ differs from :func:`hashlib.sha3_256` in its padding byte.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = ["murmur3_32", "symbol_hash", "keccak256", "base58_encode"]
 
 _M32 = 0xFFFF_FFFF
@@ -52,8 +54,10 @@ def murmur3_32(data: bytes, seed: int = 0) -> int:
     return h
 
 
+@lru_cache(maxsize=4096)
 def symbol_hash(name: str | bytes) -> int:
-    """The key of a syscall or named function: ``murmur3_32`` of its name's bytes.
+    """The key of a syscall or named function: ``murmur3_32`` of its name's bytes
+    (cached: registries hash the same few names over and over).
 
     >>> hex(symbol_hash("sol_log_"))
     '0x207559bd'

@@ -441,6 +441,10 @@ def _epoch_schedule(ctx: SyscallContext) -> bytes:
 
 def solana_syscalls() -> SyscallRegistry:
     """A fresh registry with TBPF's core Solana syscalls (SBPF_SPEC 11.3)."""
+    return _SOLANA.copy()
+
+
+def _build_solana_syscalls() -> SyscallRegistry:
     registry = SyscallRegistry()
     for name, fn in (
         ("abort", sol_abort),
@@ -466,3 +470,6 @@ def solana_syscalls() -> SyscallRegistry:
     ):
         registry.register(name, fn)
     return registry
+
+
+_SOLANA = _build_solana_syscalls()

@@ -148,15 +148,7 @@ def test_long_mutation_campaign():
 REGRESSIONS = Path(__file__).parent / "elf_regressions"  # not a seed directory
 
 
-_JIT_LDDW_BUG = pytest.mark.xfail(
-    raises=KeyError, strict=False,
-    reason="JIT bug (jit/lowering.py, successors() KeyError): a function registry target on "
-           "the second slot of an lddw; found by the long campaign "
-           "(litesvm_clock_example.so, case 976), reported to the JIT owner")
-
-
-@pytest.mark.parametrize("engine_name", [pytest.param(e, marks=_JIT_LDDW_BUG) if e == "jit"
-                                         else e for e in ENGINES])
+@pytest.mark.parametrize("engine_name", ENGINES)
 def test_call_target_inside_an_lddw(engine_name):
     # A mutated `call` whose pc-relative target is the tail slot of an lddw: the loader
     # registers it like the reference does (only the text range is checked), the

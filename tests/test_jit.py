@@ -58,6 +58,8 @@ ADVERSARIAL = [
     ("call to a registered pc outside the text", "v0", "call 77\nexit",
      "CallOutsideTextSegment", 0),
     ("static call to an unknown syscall", "v3", "syscall 77\nexit", "UnsupportedInstruction", 0),
+    ("call into the second slot of lddw", "v3", "ja +2\nlddw r0, 1\ncall -2\nexit",
+     "UnsupportedInstruction", 2),
 ]
 
 
