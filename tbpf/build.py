@@ -142,6 +142,10 @@ def _explain_failure(source: Path, stderr: str) -> str:
                 f"than 8 bytes (a struct, __int128) or takes variable arguments, which the "
                 f"BPF calling convention cannot do; return results through a pointer "
                 f"argument")
+    if re.search(r"'tos/\w+\.h' file not found", stderr):
+        return (f"clang could not compile {source.name}: the TOS C SDK's headers were not "
+                f"found (looked in {os.environ.get('TBPF_SDK_INCLUDE') or SDK_INCLUDE_DIR}); "
+                f"point TBPF_SDK_INCLUDE at the directory that holds tos/tos.h")
     return f"clang could not compile {source.name}"
 
 
