@@ -748,8 +748,6 @@ class _Lowerer:
         spec = insn.spec
         assert spec is not None
         size = spec.mem_size
-        ty = f"i{size * 8}"
-        pc = insn.pc
         value = ""
         value_is_const = False
         if store:
@@ -764,83 +762,106 @@ class _Lowerer:
         else:
             base_reg = insn.src
         base = self.load_reg(base_reg)
-        addr, ptr = self.t(), self.t()
+        addr = self.t()
         self.emit(f"{addr} = add i64 {base}, {_i64(insn.off)}")
         if base_reg == 10 and self.options.trust_frame_pointer and self.fixed_frames \
                 and -self.frame_size <= insn.off and insn.off + size <= 0:
             # The current frame [r10 - frame_size, r10) is always mapped and writable.
+            ptr = self.t()
             self.emit(f"{ptr} = call ptr @tbpf_frame_ptr(ptr %regions, i64 {addr})")
+        elif self.options.precise_registers:
+            ptr = self.translate_inline(addr, size, store, insn.pc, refund)
         else:
-            guess = self.guesses.get(pc, UNKNOWN)
-            if guess == REGION_STACK and self.gapped:
-                guess = UNKNOWN  # the gapped stack always takes the slow path
-            spec_join = None
-            self.tmp += 1
-            fast, slow, join, bad = (f"m{self.tmp}_{pc}{x}" for x in "fsjx")
-            if guess != UNKNOWN:
-                # The region this pointer most likely points into: its row is loop
-                # invariant, so the whole check is a subtract and a compare.
-                row_k, st_k, lp_k, lim_k, o_k, ok_k = (self.t() for _ in range(6))
-                self.emit(f"{row_k} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
-                          f"ptr %regions, i64 {guess}")
-                self.emit(f"{st_k} = load i64, ptr {row_k}")
-                self.emit(f"{lp_k} = getelementptr inbounds i64, ptr {row_k}, "
-                          f"i64 {abi.limit_word(size, store)}")
-                self.emit(f"{lim_k} = load i64, ptr {lp_k}")
-                self.emit(f"{o_k} = sub i64 {addr}, {st_k}")
-                self.emit(f"{ok_k} = icmp ult i64 {o_k}, {lim_k}")
-                self.tmp += 1
-                hit, miss = f"q{self.tmp}_{pc}h", f"q{self.tmp}_{pc}m"
-                self.emit(f"br i1 {ok_k}, label %{hit}, label %{miss}, !prof !1")
-                self.label(hit, keep=True)
-                hp_k, host_k, ha_k, p_k = self.t(), self.t(), self.t(), self.t()
-                self.emit(f"{hp_k} = getelementptr inbounds i64, ptr {row_k}, "
-                          f"i64 {abi.REGION_HOST}")
-                self.emit(f"{host_k} = load i64, ptr {hp_k}")
-                self.emit(f"{ha_k} = add i64 {host_k}, {o_k}")
-                self.emit(f"{p_k} = inttoptr i64 {ha_k} to ptr")
-                spec_join = (p_k, hit)
-                self.emit(f"br label %{join}")
-                self.label(miss, keep=True)
-            # Fast path: one compare against the precomputed limit of the region's row.
-            i, i7, row, start, limp, lim, o, ok = (self.t() for _ in range(8))
-            self.emit(f"{i} = lshr i64 {addr}, 32")
-            self.emit(f"{i7} = and i64 {i}, {abi.NUM_REGION_SLOTS - 1}")
-            self.emit(f"{row} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
-                      f"ptr %regions, i64 {i7}")
-            self.emit(f"{start} = load i64, ptr {row}")
-            self.emit(f"{limp} = getelementptr inbounds i64, ptr {row}, "
-                      f"i64 {abi.limit_word(size, store)}")
-            self.emit(f"{lim} = load i64, ptr {limp}")
-            self.emit(f"{o} = sub i64 {addr}, {start}")
-            self.emit(f"{ok} = icmp ult i64 {o}, {lim}")
-            self.emit(f"br i1 {ok}, label %{fast}, label %{slow}, !prof !1")
-            self.label(fast, keep=True)
-            hp, host, ha, p1 = self.t(), self.t(), self.t(), self.t()
-            self.emit(f"{hp} = getelementptr inbounds i64, ptr {row}, i64 {abi.REGION_HOST}")
-            self.emit(f"{host} = load i64, ptr {hp}")
-            self.emit(f"{ha} = add i64 {host}, {o}")
-            self.emit(f"{p1} = inttoptr i64 {ha} to ptr")
+            ptr = self.translate_call(addr, size, store, insn.pc, refund)
+        self.access(insn, store, size, ptr, value, value_is_const)
+
+    def slow_translate(self, addr: str, size: int, store: bool, pc: int, refund: int,
+                       join: str) -> str:
+        """Call ``@tbpf_translate_slow``; on failure record the fault and leave. Continues
+        in ``join``; returns the pointer value."""
+        ptr, ok = self.t(), self.t()
+        self.emit(f"{ptr} = call ptr @tbpf_translate_slow(ptr %regions, i64 {addr}, "
+                  f"i64 {size}, i1 {'true' if store else 'false'})")
+        self.emit(f"{ok} = icmp ne ptr {ptr}, null")
+        bad = f"{join}x"
+        self.emit(f"br i1 {ok}, label %{join}, label %{bad}, !prof !1")
+        # The fault exit: record what failed; Python builds the exact error.
+        self.label(bad, keep=True)
+        self.emit(f"call void @tbpf_record_fault(ptr %ctx, i64 {addr}, i64 {size}, "
+                  f"i64 {1 if store else 0})")
+        self.refund(refund)
+        self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
+        return ptr
+
+    def translate_call(self, addr: str, size: int, store: bool, pc: int, refund: int) -> str:
+        """Fast tier: one call does the whole translation (least code to compile)."""
+        self.tmp += 1
+        join = f"m{self.tmp}_{pc}j"
+        ptr = self.slow_translate(addr, size, store, pc, refund, join)
+        self.label(join, keep=True)
+        return ptr
+
+    def row_check(self, row: str, addr: str, size: int, store: bool) -> tuple[str, str]:
+        """``vm_addr - start < limit`` against one region row: (offset, ok)."""
+        start, limp, lim, o, ok = (self.t() for _ in range(5))
+        self.emit(f"{start} = load i64, ptr {row}")
+        self.emit(f"{limp} = getelementptr inbounds i64, ptr {row}, "
+                  f"i64 {abi.limit_word(size, store)}")
+        self.emit(f"{lim} = load i64, ptr {limp}")
+        self.emit(f"{o} = sub i64 {addr}, {start}")
+        self.emit(f"{ok} = icmp ult i64 {o}, {lim}")
+        return o, ok
+
+    def row_pointer(self, row: str, o: str) -> str:
+        hp, host, ha, p = self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{hp} = getelementptr inbounds i64, ptr {row}, i64 {abi.REGION_HOST}")
+        self.emit(f"{host} = load i64, ptr {hp}")
+        self.emit(f"{ha} = add i64 {host}, {o}")
+        self.emit(f"{p} = inttoptr i64 {ha} to ptr")
+        return p
+
+    def translate_inline(self, addr: str, size: int, store: bool, pc: int, refund: int) -> str:
+        """Optimized tier: the guessed region first (a loop-invariant row: subtract and
+        compare), then the row selected by ``vm_addr >> 32``, then the slow path."""
+        self.tmp += 1
+        tag = f"m{self.tmp}_{pc}"
+        join = f"{tag}j"
+        incoming: list[tuple[str, str]] = []
+        guess = self.guesses.get(pc, UNKNOWN)
+        if guess == REGION_STACK and self.gapped:
+            guess = UNKNOWN  # the gapped stack always takes the slow path
+        if guess != UNKNOWN:
+            row_k = self.t()
+            self.emit(f"{row_k} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
+                      f"ptr %regions, i64 {guess}")
+            o_k, ok_k = self.row_check(row_k, addr, size, store)
+            self.emit(f"br i1 {ok_k}, label %{tag}h, label %{tag}m, !prof !1")
+            self.label(f"{tag}h", keep=True)
+            incoming.append((self.row_pointer(row_k, o_k), self.cur))
             self.emit(f"br label %{join}")
-            # Slow path (out of line): the gapped v0 stack, or a fault.
-            self.label(slow, keep=True)
-            res, p2, ok2 = self.t(), self.t(), self.t()
-            self.emit(f"{res} = call {{ ptr, i1 }} @tbpf_translate_slow(ptr %regions, "
-                      f"i64 {addr}, i64 {size}, i1 {'true' if store else 'false'})")
-            self.emit(f"{p2} = extractvalue {{ ptr, i1 }} {res}, 0")
-            self.emit(f"{ok2} = extractvalue {{ ptr, i1 }} {res}, 1")
-            self.emit(f"br i1 {ok2}, label %{join}, label %{bad}, !prof !1")
-            # The fault exit: record what failed; Python builds the exact error.
-            self.label(bad, keep=True)
-            self.emit(f"call void @tbpf_record_fault(ptr %ctx, i64 {addr}, i64 {size}, "
-                      f"i64 {1 if store else 0})")
-            self.refund(refund)
-            self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
-            self.label(join, keep=True)
-            incoming = f"[ {p1}, %{fast} ], [ {p2}, %{slow} ]"
-            if spec_join is not None:
-                incoming += f", [ {spec_join[0]}, %{spec_join[1]} ]"
-            self.emit(f"{ptr} = phi ptr {incoming}")
+            self.label(f"{tag}m", keep=True)
+        i, i7, row = self.t(), self.t(), self.t()
+        self.emit(f"{i} = lshr i64 {addr}, 32")
+        self.emit(f"{i7} = and i64 {i}, {abi.NUM_REGION_SLOTS - 1}")
+        self.emit(f"{row} = getelementptr inbounds [{abi.REGION_WORDS} x i64], "
+                  f"ptr %regions, i64 {i7}")
+        o, ok = self.row_check(row, addr, size, store)
+        self.emit(f"br i1 {ok}, label %{tag}f, label %{tag}s, !prof !1")
+        self.label(f"{tag}f", keep=True)
+        incoming.append((self.row_pointer(row, o), self.cur))
+        self.emit(f"br label %{join}")
+        # Slow path (out of line): the gapped v0 stack, or a fault.
+        self.label(f"{tag}s", keep=True)
+        incoming.append((self.slow_translate(addr, size, store, pc, refund, join), f"{tag}s"))
+        self.label(join, keep=True)
+        ptr = self.t()
+        self.emit(f"{ptr} = phi ptr " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
+        return ptr
+
+    def access(self, insn: Insn, store: bool, size: int, ptr: str, value: str,
+               value_is_const: bool) -> None:
+        """The load or store itself, through the translated host pointer."""
+        ty = f"i{size * 8}"
         if store:
             if size < 8 and not value_is_const:
                 v = self.t()
@@ -883,13 +904,15 @@ class _Lowerer:
         """``@tbpf_translate_slow`` (every rule of SBPF_SPEC 4.2-4.3, out of line) and
         ``@tbpf_frame_ptr`` (the current frame, no check needed).
 
-        The slow path runs only when the inline fast path failed: for the gapped v0
-        stack, where only the first byte of an access is tested for a gap, and for
-        accesses that fault. It returns the host pointer and whether the access is valid.
+        The optimized tier calls the slow path only when its inline checks failed: for
+        the gapped v0 stack, where only the first byte of an access is tested for a gap,
+        and for accesses that fault. The fast tier calls it for every access (less code
+        to compile). It returns the host pointer, or null when the access must fault
+        (host buffers are never at address 0).
         """
         w = abi.REGION_WORDS
         slow = "\n".join([
-            "define internal { ptr, i1 } @tbpf_translate_slow(ptr noalias readonly %regions, "
+            "define internal ptr @tbpf_translate_slow(ptr noalias readonly %regions, "
             "i64 %addr, i64 %size, i1 %store) noinline nounwind {",
             "entry:",
             "  %idx = lshr i64 %addr, 32",
@@ -933,11 +956,10 @@ class _Lowerer:
             "  %ok = and i1 %c1, %c2",
             "  %ha = add i64 %host, %h",
             "  %p = inttoptr i64 %ha to ptr",
-            "  %r0 = insertvalue { ptr, i1 } poison, ptr %p, 0",
-            "  %r = insertvalue { ptr, i1 } %r0, i1 %ok, 1",
-            "  ret { ptr, i1 } %r",
+            "  %r = select i1 %ok, ptr %p, ptr null",
+            "  ret ptr %r",
             "bad:",
-            "  ret { ptr, i1 } { ptr null, i1 false }",
+            "  ret ptr null",
             "}",
             "",
         ])
