@@ -43,11 +43,12 @@ __all__ = ["BUILD_FLAGS", "SDK_INCLUDE_DIR", "INSTALL_HINT", "BuildResult", "fin
            "compile_c", "build_contract", "sdk_include_dir"]
 
 BUILD_FLAGS: tuple[str, ...] = tuple(f for f in CLANG_FLAGS if f != "-c") + (
-    "-Wall", "-fno-crash-diagnostics", "-g0")
+    "-Wall", "-Wdate-time", "-fno-crash-diagnostics", "-g0")
 """clang flags of every build (``-c`` and the files are added per source).
 
 The first ones are :data:`tbpf.linker.CLANG_FLAGS` (the flags ``docs/elf.md``
-documents); ``-Wall`` shows the usual warnings, ``-fno-crash-diagnostics`` keeps a
+documents); ``-Wall`` shows the usual warnings, ``-Wdate-time`` flags ``__DATE__`` and
+``__TIME__`` (they would make builds irreproducible), ``-fno-crash-diagnostics`` keeps a
 backend crash from leaving reproducer files in ``/tmp``, ``-g0`` keeps paths out of the
 object."""
 

@@ -151,3 +151,27 @@ def test_sdk_include_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shutil.copytree(Path(__file__).resolve().parent.parent / "sdk" / "c" / "include", sdk_copy)
     monkeypatch.setenv("TBPF_SDK_INCLUDE", str(sdk_copy))
     assert main(["build", str(source)]) == 0
+
+
+@needs_clang
+def test_several_sources_make_one_contract(tmp_path: Path, engine: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "lib.c", "#include <tos/tos.h>\n"
+           "u64 triple(u64 x) { return 3 * x; }\n")
+    main_c = _write(tmp_path, "main.c", "#include <tos/tos.h>\nu64 triple(u64 x);\n"
+                    "TOS_ENTRY(entrypoint) { tos_return_u64(triple(input_len)); return 0; }\n")
+    out = tmp_path / "both.so"
+    assert main(["build", str(main_c), str(tmp_path / "lib.c"), "-o", str(out)]) == 0
+    chain = Chain.in_memory()
+    tx = chain.deploy(TBPFModule(out.read_bytes()))
+    result = chain.invoke(tx.deploy.contract_hash, input=b"abcd", engine=engine).invoke
+    assert result.success and result.return_data == (12).to_bytes(8, "little")
+
+
+@needs_clang
+def test_date_and_time_macros_are_flagged(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    source = _write(tmp_path, "stamp.c", "#include <tos/tos.h>\n"
+                    "TOS_ENTRY(entrypoint) { TOS_LOG(__DATE__); return 0; }\n")
+    assert main(["build", str(source)]) == 0
+    assert "not reproducible" in capsys.readouterr().err
