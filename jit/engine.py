@@ -23,7 +23,9 @@ with LLJIT and object images as LLVMLITE_NOTES recommends):
   into a slot that is not a compiled entry, a run that does not start at the entry) is
   finished by the reference interpreter from the exact same state.
 
-Environment: ``TBPF_CACHE_DIR`` (cache location, ``off`` disables it), ``TBPF_JIT_TIER``
+Environment: ``TBPF_CACHE_DIR`` (cache location, ``off`` disables it),
+``TBPF_CACHE_MAX_MB`` (size cap of the disk cache, least recently used entries are
+evicted first; default 512, 0 = unbounded), ``TBPF_JIT_TIER``
 (``auto``, ``fast``, ``optimized``), ``TBPF_DUMP_IR`` and ``TBPF_DUMP_ASM`` (a directory
 that receives ``<hash>.ll``/``<hash>.opt.ll`` and ``<hash>.s`` files, or ``1`` for
 stderr).
@@ -109,6 +111,14 @@ class JitConfig:
     def __post_init__(self) -> None:
         if self.tier not in ("auto", "fast", "optimized"):
             raise ValueError(f"unknown JIT tier {self.tier!r} (auto, fast, optimized)")
+
+
+def _default_cache_max_bytes() -> int:
+    """``TBPF_CACHE_MAX_MB`` (default 512; 0 = unbounded) in bytes."""
+    try:
+        return max(0, int(os.environ.get("TBPF_CACHE_MAX_MB", "512"))) * 1024 * 1024
+    except ValueError:
+        return 512 * 1024 * 1024
 
 
 def _dump_target(var: str) -> str | None:
@@ -298,11 +308,14 @@ class DiskCache:
     the checksum, and a corrupt entry is removed (the caller recompiles).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, max_bytes: int | None = None) -> None:
         self.directory = Path(directory)
+        self.max_bytes = _default_cache_max_bytes() if max_bytes is None else max_bytes
         self.hits = 0
         self.misses = 0
         self.corrupt = 0
+        self.evicted = 0
+        self._puts = 0
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.obj"
@@ -327,6 +340,10 @@ class DiskCache:
                 pass
             return None
         self.hits += 1
+        try:
+            os.utime(path)  # eviction removes the least recently used entries first
+        except OSError:
+            pass
         return data[header:]
 
     def put(self, key: str, obj: bytes) -> None:
@@ -347,7 +364,50 @@ class DiskCache:
                     pass
                 raise
         except OSError:
+            return
+        self._puts += 1
+        if self._puts % 32 == 1:
+            self.prune()
+
+    def size(self) -> int:
+        """Bytes of cached objects on disk."""
+        return sum(size for _path, size, _mtime in self._entries())
+
+    def _entries(self) -> list[tuple[Path, int, float]]:
+        out = []
+        try:
+            for sub in self.directory.iterdir():
+                if not sub.is_dir():
+                    continue
+                for entry in os.scandir(sub):
+                    if entry.name.endswith(".obj"):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        out.append((Path(entry.path), st.st_size, st.st_mtime))
+        except OSError:
             pass
+        return out
+
+    def prune(self) -> None:
+        """Keep the cache under ``max_bytes``: remove least recently used entries until
+        it is under 80% of the cap (0 means unbounded)."""
+        if not self.max_bytes:
+            return
+        entries = self._entries()
+        total = sum(size for _p, size, _m in entries)
+        if total <= self.max_bytes:
+            return
+        for path, size, _mtime in sorted(entries, key=lambda e: e[2]):
+            if total <= self.max_bytes * 0.8:
+                break
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            total -= size
+            self.evicted += 1
 
 
 # ======================================================================================
@@ -679,7 +739,7 @@ class JitEngine:
         insns = exe.verify()
         keys = _resolved_syscall_keys(exe, insns, syscalls)
         key = hashlib.sha256(
-            f"{exe.digest}|{keys}|{options}|{codegen().magic()}".encode()).hexdigest()
+            f"{exe.code_digest}|{keys}|{options}|{codegen().magic()}".encode()).hexdigest()
         with self.lock:
             program = self.programs.get(key)
             if program is not None:
@@ -709,8 +769,9 @@ class JitEngine:
                 ctx: SyscallContext, syscalls: SyscallRegistry) -> int:
         """Run ``exe`` natively from ``state`` (see :class:`tbpf.vm.Engine`)."""
         config = exe.config
-        if state.frames or state.pc != exe.entry_pc or len(memory.regions) > abi.NUM_REGION_SLOTS:
-            # Compiled code always starts at the entry; anything else is a hand-over.
+        if state.frames or len(memory.regions) > abi.NUM_REGION_SLOTS:
+            # Compiled code starts at depth 0 on the aligned map; anything else is a
+            # hand-over (the root also hands over a pc that starts no compiled function).
             return self.interpreter.execute(exe, memory, state, ctx, syscalls)
         trusted = state.registers[10] == config.initial_frame_pointer(exe.version)
         program = self.program(exe, syscalls, LoweringOptions(trust_frame_pointer=trusted))

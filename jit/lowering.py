@@ -493,27 +493,32 @@ class _Lowerer:
         self.emit(f"ret {_RET} {out}")
 
     def root(self, entry_pc: int) -> None:
-        """``tbpf_entry``: load the state from ctx and call the entry function at depth 0."""
+        """``tbpf_entry``: load the state from ctx and call the function that starts at
+        ``ctx.pc`` at depth 0. Any compiled function can be an entry, so executables that
+        differ only in their entry point (a contract's entry points) share one compiled
+        program; a pc that starts no compiled function hands over to the interpreter."""
         self.out.append(f"define i64 @{ENTRY_SYMBOL}(ptr noalias %ctx, "
                         f"ptr noalias nocapture readonly %regions) nounwind {{")
         self.label("entry")
-        if entry_pc not in self.functions:
-            # The entry slot is not an instruction start: the interpreter reports it.
-            p = self.ctx_ptr(abi.CTX_PC)
-            self.emit(f"store i64 {entry_pc}, ptr {p}")
-            self.emit(f"ret i64 {abi.STATUS_BAIL}")
-            self.out.append("}")
-            return
         args = []
         for word in list(range(abi.CTX_REGS, abi.CTX_REGS + 11)) + [abi.CTX_REMAINING]:
             p, v = self.ctx_ptr(word), self.t()
             self.emit(f"{v} = load i64, ptr {p}")
             args.append(f"i64 {v}")
-        res, st = self.t(), self.t()
-        self.emit(f"{res} = call tailcc {_RET} @f_{entry_pc}(ptr %ctx, ptr %regions, "
-                  f"{', '.join(args)}, i64 0)")
-        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
-        self.emit(f"ret i64 {st}")
+        pcp, pc = self.ctx_ptr(abi.CTX_PC), self.t()
+        self.emit(f"{pc} = load i64, ptr {pcp}")
+        entries = sorted(self.functions)
+        cases = " ".join(f"i64 {e}, label %go_{e}" for e in entries)
+        self.emit(f"switch i64 {pc}, label %other [ {cases} ]")
+        for e in entries:
+            self.label(f"go_{e}")
+            res, st = self.t(), self.t()
+            self.emit(f"{res} = call tailcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
+                      f"{', '.join(args)}, i64 0)")
+            self.emit(f"{st} = extractvalue {_RET} {res}, 0")
+            self.emit(f"ret i64 {st}")
+        self.label("other")
+        self.emit(f"ret i64 {abi.STATUS_BAIL}")
         self.out.append("}")
 
     def meter(self, start: int, cost: int) -> None:

@@ -129,6 +129,7 @@ class Executable:
     source_kind: str = "raw"
     _insns: tuple[Insn | None, ...] | None = field(default=None, repr=False)
     _digest: str | None = field(default=None, repr=False)
+    _code_digest: str | None = field(default=None, repr=False)
 
     @property
     def num_slots(self) -> int:
@@ -182,10 +183,20 @@ class Executable:
     def digest(self) -> str:
         """SHA-256 over everything that determines execution (cache key material)."""
         if self._digest is None:
+            h = hashlib.sha256(self.code_digest.encode())
+            h.update(self.entry_pc.to_bytes(8, "little"))
+            self._digest = h.hexdigest()
+        return self._digest
+
+    @property
+    def code_digest(self) -> str:
+        """SHA-256 over everything but the entry pc: executables that differ only in
+        where they start (a contract's entry points) share compiled code."""
+        if self._code_digest is None:
             h = hashlib.sha256()
-            h.update(b"tbpf-exe-1")
+            h.update(b"tbpf-exe-2")
             h.update(bytes([int(self.version)]))
-            for value in (self.text_vaddr, self.entry_pc, self.ro_vm_addr, len(self.text),
+            for value in (self.text_vaddr, self.ro_vm_addr, len(self.text),
                           len(self.ro_data)):
                 h.update(value.to_bytes(8, "little"))
             h.update(self.text)
@@ -195,8 +206,8 @@ class Executable:
             c = self.config
             h.update(repr((c.max_call_depth, c.stack_frame_size, c.enable_stack_frame_gaps,
                            c.heap_size)).encode())
-            self._digest = h.hexdigest()
-        return self._digest
+            self._code_digest = h.hexdigest()
+        return self._code_digest
 
     def function_name(self, pc: int) -> str | None:
         """A name for the function starting at ``pc``, if known."""

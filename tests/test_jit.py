@@ -225,6 +225,34 @@ def test_cache_rejects_truncated_and_foreign_files(tmp_path):
     assert cache.get("k3") is None
 
 
+def test_disk_cache_is_bounded_and_evicts_least_recently_used(tmp_path):
+    cache = DiskCache(tmp_path, max_bytes=64 * 1024)
+    for i in range(40):
+        cache.put(f"key{i}", bytes([i]) * 4096)
+        if i == 5:
+            assert cache.get("key0") is not None  # touched: recently used
+    cache.prune()
+    assert cache.size() <= 64 * 1024
+    assert cache.evicted > 0
+    assert cache.get("key39") is not None  # the newest survive
+    assert cache.get("key1") is None       # the oldest untouched ones went first
+
+
+def test_shared_code_for_executables_that_differ_only_in_their_entry(tmp_path):
+    # What the contract runtime does for a contract's entry points.
+    from dataclasses import replace
+    engine = _engine(tmp_path, tier="fast")
+    exe1 = load_program("entrypoint:\nmov64 r0, 1\nexit\nfunction_two:\nmov64 r0, 2\nexit")
+    exe2 = replace(exe1, entry_pc=2, _digest=None)
+    assert exe1.code_digest == exe2.code_digest and exe1.digest != exe2.digest
+    assert run_executable(exe1, engine=engine).result == 1
+    assert run_executable(exe2, engine=engine).result == 2
+    p1 = engine.program(exe1, solana_syscalls(), LoweringOptions())
+    assert engine.program(exe2, solana_syscalls(), LoweringOptions()) is p1
+    exe3 = replace(exe1, entry_pc=1, _digest=None)  # not a function start: interpreter
+    assert run_executable(exe3, engine=engine).compute_units == 1
+
+
 def test_in_process_cache_links_a_program_once(tmp_path):
     engine = _engine(tmp_path, tier="fast")
     exe = load_program(LOOP)
