@@ -30,7 +30,8 @@ from .memory import MemoryMap
 
 __all__ = [
     "SyscallFn", "Syscall", "SyscallRegistry", "SyscallContext", "invoke_syscall",
-    "solana_syscalls", "SyscallCosts", "SOLANA_COSTS", "symbol_hash",
+    "solana_syscalls", "SyscallCosts", "SOLANA_COSTS", "symbol_hash", "utf8_error_text",
+    "sol_alloc_free", "sol_invoke_signed_unsupported", "BPF_ALIGN_OF_U128",
 ]
 
 SyscallFn = Callable[["SyscallContext", int, int, int, int, int], int]
@@ -44,6 +45,44 @@ class Syscall:
     key: int
     func: SyscallFn
     doc: str = ""
+
+
+def utf8_error_text(raw: bytes) -> str:
+    """Rust's ``Utf8Error`` display for the first invalid sequence in ``raw``.
+
+    ``"invalid utf-8 sequence of N bytes from index I"``, or ``"incomplete utf-8 byte
+    sequence from index I"`` when ``raw`` ends inside a character (Rust's
+    ``error_len() == None``). Follows ``core::str::run_utf8_validation`` so the byte
+    counts are Rust's, not Python's. Returns ``""`` for valid UTF-8.
+
+    >>> utf8_error_text(b"ok\\xff")
+    'invalid utf-8 sequence of 1 bytes from index 2'
+    >>> utf8_error_text(b"\\xe2\\x82")
+    'incomplete utf-8 byte sequence from index 0'
+    """
+    i, n = 0, len(raw)
+    while i < n:
+        start, first = i, raw[i]
+        if first < 0x80:
+            i += 1
+            continue
+        width = 2 if 0xC2 <= first <= 0xDF else 3 if 0xE0 <= first <= 0xEF else \
+            4 if 0xF0 <= first <= 0xF4 else 0
+        if width == 0:
+            return f"invalid utf-8 sequence of 1 bytes from index {start}"
+        # The second byte's valid range depends on the first (no overlongs, no
+        # surrogates, nothing above U+10FFFF); the rest are plain continuation bytes.
+        low, high = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF),
+                     0xF4: (0x80, 0x8F)}.get(first, (0x80, 0xBF))
+        for k in range(1, width):
+            if start + k >= n:
+                return f"incomplete utf-8 byte sequence from index {start}"
+            byte = raw[start + k]
+            ok = low <= byte <= high if k == 1 else 0x80 <= byte <= 0xBF
+            if not ok:
+                return f"invalid utf-8 sequence of {k} bytes from index {start}"
+        i = start + width
+    return ""
 
 
 class SyscallRegistry:
@@ -129,6 +168,10 @@ class SyscallContext:
         host: whatever the embedding runtime needs (the TOS runtime puts its state here).
         call_log: ``(name, args, result)`` of every syscall (for differential testing).
         frame_depth: current call depth of the guest (``sol_get_stack_height``).
+        check_alignment: typed pointers must be aligned (Agave's ``check_aligned``: true
+            for every loader except the deprecated ``BPFLoader1111...``, SBPF_SPEC 10.2).
+        heap_alloc_pos: bytes of the heap handed out by ``sol_alloc_free_`` (Agave's
+            ``BpfAllocator`` position; per run).
     """
 
     memory: MemoryMap
@@ -139,6 +182,8 @@ class SyscallContext:
     host: object | None = None
     call_log: list[tuple[str, tuple[int, ...], object]] = field(default_factory=list)
     frame_depth: int = 0
+    check_alignment: bool = True
+    heap_alloc_pos: int = 0
 
     def consume(self, units: int) -> None:
         """Charge ``units`` before doing work; on shortage drain the meter and fail."""
@@ -171,11 +216,15 @@ class SyscallContext:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise SyscallError("InvalidString", "the string is not valid UTF-8") from None
+            # The detail is Agave's display of SyscallError::InvalidString (Rust's
+            # Utf8Error, then the bytes), the text a Solana runtime logs on failure.
+            raise SyscallError("InvalidString",
+                               f"{utf8_error_text(raw)}: {list(raw)}") from None
 
     def check_aligned(self, vm_addr: int, align: int) -> None:
-        """Typed pointers must be aligned for the aligned input ABI (``UnalignedPointer``)."""
-        if vm_addr % align:
+        """Typed pointers must be aligned for the aligned input ABI (``UnalignedPointer``);
+        no check when :attr:`check_alignment` is off (deprecated loader)."""
+        if self.check_alignment and vm_addr % align:
             raise SyscallError("UnalignedPointer", f"{vm_addr:#x} is not {align}-byte aligned")
 
     def log(self, message: str) -> None:
@@ -427,16 +476,57 @@ def _clock(ctx: SyscallContext) -> bytes:
 
 
 def _rent(ctx: SyscallContext) -> bytes:
+    host_rent = getattr(ctx.host, "rent_sysvar", None)
+    if callable(host_rent):
+        return bytes(host_rent())
     # lamports_per_byte_year 3480, exemption_threshold 2.0 (f64), burn_percent 50.
     return (3480).to_bytes(8, "little") + bytes.fromhex("0000000000000040") + bytes([50]) \
         + bytes(7)
 
 
 def _epoch_schedule(ctx: SyscallContext) -> bytes:
+    host_schedule = getattr(ctx.host, "epoch_schedule_sysvar", None)
+    if callable(host_schedule):
+        return bytes(host_schedule())
     # slots_per_epoch 432000, leader_schedule_slot_offset 432000, warmup false,
     # first_normal_epoch 0, first_normal_slot 0.
     return ((432000).to_bytes(8, "little") + (432000).to_bytes(8, "little") + bytes(8)
             + bytes(8) + bytes(8))
+
+
+BPF_ALIGN_OF_U128 = 8
+"""Alignment of ``u128`` on the BPF target (Agave's ``BPF_ALIGN_OF_U128``)."""
+
+_ISIZE_MAX = (1 << 63) - 1
+
+
+def sol_alloc_free(ctx: SyscallContext, size: int, free_addr: int, *_: int) -> int:
+    """sol_alloc_free_(size, free_addr): Agave's deprecated bump allocator; costs 0.
+
+    Allocation (``free_addr == 0``) returns the heap address of ``size`` bytes aligned to 8
+    (to 1 under the deprecated loader), or 0 when the heap is exhausted or the layout is
+    invalid; freeing does nothing and returns 0. Old programs (e.g. spl_memo 1.0.0) still
+    import it; Agave registers it for execution but not for new deployments.
+    """
+    align = BPF_ALIGN_OF_U128 if ctx.check_alignment else 1
+    if size > _ISIZE_MAX - (align - 1) or free_addr != 0:
+        return 0
+    heap = ctx.memory.region("heap")
+    if heap is None:
+        return 0
+    pos = ctx.heap_alloc_pos
+    pad = -pos % align
+    if pos + pad + size > heap.length:
+        return 0
+    ctx.heap_alloc_pos = pos + pad + size
+    return heap.vm_addr + pos + pad
+
+
+def sol_invoke_signed_unsupported(ctx: SyscallContext, *_: int) -> int:
+    """sol_invoke_signed_c / sol_invoke_signed_rust: cross-program invocation is not
+    modelled; always fails with ``CpiNotSupported`` (nothing charged)."""
+    raise SyscallError("CpiNotSupported",
+                       "cross-program invocation is not modelled by this runtime")
 
 
 def solana_syscalls() -> SyscallRegistry:
