@@ -428,17 +428,27 @@ _EBPF_ERROR_TEXT = {
 }
 
 
+_LEGACY_REGION_NAMES = {1: "program", 2: "stack", 3: "heap", 4: "input"}
+
+
 def ebpf_error_message(fault: ProgramFault) -> str:
-    """Agave's display text of the ``EbpfError`` a TBPF fault stands for (SBPF_SPEC 6.1;
-    the access-violation wording of sbpf 0.21.1 and later). A :class:`SyscallError` gives
-    its inner error's text (:func:`syscall_error_message`)."""
+    """Agave's display text of the ``EbpfError`` a TBPF fault stands for (SBPF_SPEC 6.1),
+    as the pinned Agave (solders 0.29's LiteSVM) prints it. A :class:`SyscallError`
+    gives its inner error's text (:func:`syscall_error_message`).
+
+    That Agave links an sbpf older than the 0.21.1 wording change: an access violation
+    reads ``Access violation in {name} section at address {addr:#x} of size {len}``
+    with the name taken from the address's upper 32 bits alone (``program``, ``stack``,
+    ``heap``, ``input``, else ``unknown``), where TBPF's fault (the current reference)
+    says ``unallocated`` for an address past its region (checked against the oracle).
+    """
     if isinstance(fault, SyscallError):
         return syscall_error_message(fault)
     details = fault.details()
     if fault.kind == "AccessViolation":
-        access, vm_addr, size, region = details
-        verb = "reading" if access == "Load" else "writing"
-        return f"Access violation {verb} {size} bytes at address {vm_addr:#x} (in {region} region)"
+        _access, vm_addr, size, _region = details
+        name = _LEGACY_REGION_NAMES.get(vm_addr >> 32, "unknown")
+        return f"Access violation in {name} section at address {vm_addr:#x} of size {size}"
     if fault.kind == "StackAccessViolation":
         _access, vm_addr, size, frame = details
         return f"Access violation in stack frame {frame} at address {vm_addr:#x} of size {size}"
