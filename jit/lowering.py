@@ -886,7 +886,7 @@ class _Lowerer:
         """Out-of-line helpers for cold paths (kept small in every caller)."""
         names = [f"r{r}" for r in range(11)] + ["ret", "mask"]
         frame = [f"define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
-                 f"i64 %mask, " + ", ".join(f"i64 %r{r}" for r in range(11))
+                 "i64 %mask, " + ", ".join(f"i64 %r{r}" for r in range(11))
                  + ", i64 %ret) cold noinline nounwind {", "entry:",
                  f"  %off = mul i64 %depth, {abi.FRAME_WORDS}",
                  f"  %base = add i64 %off, {abi.CTX_FRAMES}"]

@@ -224,7 +224,6 @@ class _Parser:
         if num is not None:
             return Integer(num)
         if self.peek() == "[":
-            bracket = self.pos
             self.pos += 1
             base = self.register()
             if base is None:
@@ -234,7 +233,6 @@ class _Parser:
             if self.peek() != "]":
                 raise self.error("Parse error: expected ']'")
             self.pos += 1
-            del bracket
             return Memory(base, 0 if off is None else off)
         name = self.take_while(_is_ident)
         if name:
