@@ -885,7 +885,7 @@ class _Lowerer:
     def cold_helpers(self) -> str:
         """Out-of-line helpers for cold paths (kept small in every caller)."""
         names = [f"r{r}" for r in range(11)] + ["ret", "mask"]
-        frame = [f"define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
+        frame = ["define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
                  "i64 %mask, " + ", ".join(f"i64 %r{r}" for r in range(11))
                  + ", i64 %ret) cold noinline nounwind {", "entry:",
                  f"  %off = mul i64 %depth, {abi.FRAME_WORDS}",
