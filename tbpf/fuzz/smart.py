@@ -17,7 +17,8 @@ every region, at their edges, in v0 stack gaps, below the stack and in unmapped 
 through a base register or ``r10``; forward conditional jumps (JMP and JMP32);
 counter-bounded loops; internal ``call`` (including recursion), ``callx`` to function
 starts, unaligned addresses, the second slot of an ``lddw``, past the end of the text,
-below it and to arbitrary body pcs; unknown syscalls and call targets; core Solana
+below it and to arbitrary body pcs; internal calls into the middle of the body and
+into the second slot of an ``lddw``; unknown syscalls and call targets; core Solana
 syscalls with valid and invalid pointers; ``add64 r10`` stack bumps (v1/v2); early
 exits; unbounded backward jumps (the small budgets end them).
 
@@ -123,6 +124,7 @@ class _Item:
     imm: int = 0
     jump: str | None = None           # label of a jump target
     call: str | None = None           # label of an internal call target
+    call_delta: int = 0               # slots after that label (the tail of an lddw)
     addr: tuple[str, int] | None = None  # (label, byte delta): imm = text address
     part: str = "full"                # for addr with mov32/hor64 pairs: "lo" or "hi"
     tail: tuple[int, int, int] = (0, 0, 0)  # dst, src, off of an lddw's second slot
@@ -155,8 +157,8 @@ class _Builder:
         self.items.append(item)
         self.n_slots += item.slots
 
-    def encode(self, version: SBPFVersion, function_labels: Sequence[str]) -> tuple[bytes,
-                                                                                    tuple[int, ...]]:
+    def encode(self, version: SBPFVersion,
+               function_labels: Sequence[str | tuple[str, int]]) -> tuple[bytes, tuple[int, ...]]:
         pcs = []
         pc = 0
         for item in self.items:
@@ -176,7 +178,7 @@ class _Builder:
             if item.jump is not None:
                 off = pc_of(item.jump) - pc - 1
             if item.call is not None:
-                target = pc_of(item.call)
+                target = pc_of(item.call) + item.call_delta
                 if version.static_syscalls:
                     src, imm = 1, target - pc - 1
                 else:
@@ -195,7 +197,8 @@ class _Builder:
                 out += encode_slot(0, item.tail[0], item.tail[1], item.tail[2], imm >> 32)
             else:
                 out += encode_slot(item.spec.opcode, item.dst, src, off, imm)
-        functions = tuple(sorted({pc_of(name) for name in function_labels}))
+        functions = tuple(sorted({pc_of(f) if isinstance(f, str) else pc_of(f[0]) + f[1]
+                                  for f in function_labels}))
         return bytes(out), functions
 
 
@@ -210,6 +213,7 @@ class _Gen:
         self.reserved: set[int] = set()
         self.opts = opts
         self.functions: list[str] = []
+        self.extra_functions: list[tuple[str, int]] = []
         self.current_function = -1
         self.heap_size = ch.weighted([(DEFAULT_HEAP_SIZE, 8), (0, 1), (1024, 1),
                                       (2 * DEFAULT_HEAP_SIZE, 1), (ch.int(1, 4100), 2)])
@@ -483,6 +487,26 @@ class _Gen:
         width = 32 if self.idx.has(op, Form.JUMP_IMM, 32) and ch.chance(1, 3) else 64
         self.emit(self.spec(op, Form.JUMP_IMM, width), dst=counter, imm=0, jump=top)
 
+    def t_call_odd(self) -> None:
+        """An internal call to something that is not a function start: an instruction in
+        the middle of the main body, or the second slot of an ``lddw`` (v0-v2 register
+        the target as a function, as a loader would for a symbol there)."""
+        ch = self.ch
+        first_body = 10  # after the prologue: never pc 0
+        if ch.chance(1, 2) and self.idx.has(Op.LDDW, Form.LDDW):
+            label, delta = self.b.new_label(), 1
+            self.b.place(label)
+            self.load_imm64(self.reg_w(), self.u64())
+        elif len(self.b.items) > first_body:
+            label, delta = self.b.new_label(), 0
+            self.b.labels[label] = ch.int(first_body, len(self.b.items) - 1)
+        else:
+            self.t_alu()
+            return
+        if not self.v.static_syscalls:
+            self.extra_functions.append((label, delta))
+        self.emit(self.spec(Op.CALL, Form.CALL_IMM), call=label, call_delta=delta)
+
     def t_call(self) -> None:
         if not self.functions:
             self.t_alu()
@@ -637,7 +661,8 @@ class _Gen:
         choice = ch.weighted([
             ("alu", 30), ("imm64", 4), ("div", 6), ("shift", 3), ("sext", 3), ("mem", 12),
             ("stack", 6), ("branch", 9 if nested else 0), ("loop", 3 if nested else 0),
-            ("call", 4), ("callx", 3), ("syscall", 7), ("bad_call", 1), ("bump", 1),
+            ("call", 4), ("callx", 3), ("syscall", 7), ("bad_call", 1), ("odd_call", 1),
+            ("bump", 1),
             ("exit", 1), ("back", 1),
         ])
         {
@@ -645,7 +670,8 @@ class _Gen:
             "shift": self.t_shift_corner, "sext": self.t_sign_extension, "mem": self.t_mem,
             "stack": self.t_stack, "branch": lambda: self.t_branch(depth),
             "loop": lambda: self.t_loop(depth), "call": self.t_call, "callx": self.t_callx,
-            "syscall": self.t_syscall, "bad_call": self.t_bad_call, "bump": self.t_stack_bump,
+            "syscall": self.t_syscall, "bad_call": self.t_bad_call,
+            "odd_call": self.t_call_odd, "bump": self.t_stack_bump,
             "exit": self.t_exit, "back": self.t_back_jump,
         }[choice]()
 
@@ -676,7 +702,7 @@ class _Gen:
                 self.t_alu()  # no final exit: returning off the end is ExecutionOverrun
             else:
                 self.emit(self.spec(Op.EXIT, Form.EXIT))
-        return self.b.encode(self.v, self.functions)
+        return self.b.encode(self.v, [*self.functions, *self.extra_functions])
 
     def input_bytes(self) -> bytes:
         ch = self.ch
