@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _OPTIONAL_COMMAND_MODULES = ("tbpf.linker_cli", "tbpf.fuzz_cli", "tbpf.chain_cli",
-                             "tbpf.build_cli")
+                             "tbpf.build_cli", "tbpf.solana_cli")
 
 
 def _load_optional_commands() -> None:

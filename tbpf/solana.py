@@ -63,6 +63,7 @@ __all__ = [
     "BPF_LOADER_DEPRECATED_ID", "DEFAULT_PROGRAM_ID", "MAX_PERMITTED_DATA_INCREASE",
     "MAX_PERMITTED_DATA_LENGTH", "MAX_ACCOUNTS_PER_INSTRUCTION", "NON_DUP_MARKER",
     "HEAP_PAGE_SIZE", "HEAP_COST_PER_PAGE", "LOG_BYTES_LIMIT", "INSTRUCTION_ERROR_TEXT",
+    "ACCOUNT_STORAGE_OVERHEAD", "rent_minimum_balance", "rent_state", "rent_transition_allowed",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -247,6 +248,47 @@ class Rent:
         """The sysvar's 24-byte encoding (u64, f64 bytes, u8, 7 bytes of padding)."""
         return (struct.pack("<Q", self.lamports_per_byte) + bytes(self.exemption_threshold)
                 + bytes([self.burn_percent]) + bytes(7))
+
+
+ACCOUNT_STORAGE_OVERHEAD = 128
+"""Bytes of account metadata rent is charged for on top of the data."""
+
+
+def rent_minimum_balance(rent: Rent, data_len: int) -> int:
+    """Lamports an account with ``data_len`` bytes needs to be rent exempt (Agave's
+    ``Rent::minimum_balance``: ``(128 + len) * lamports_per_byte`` times the f64
+    threshold, truncated). The threshold is taken as the exact rational its 8 bytes
+    encode, so no floating-point arithmetic happens here.
+
+    >>> rent_minimum_balance(Rent(), 0), rent_minimum_balance(Rent(), 100)
+    (890880, 1586880)
+    """
+    from fractions import Fraction
+    (threshold,) = struct.unpack("<d", rent.exemption_threshold)
+    product = Fraction((ACCOUNT_STORAGE_OVERHEAD + data_len) * rent.lamports_per_byte)
+    return int(product * Fraction(threshold))
+
+
+def rent_state(account: Account, rent: Rent) -> tuple[str, int, int]:
+    """Agave's ``RentState``: ``("Uninitialized"|"RentExempt"|"RentPaying", lamports,
+    data length)``."""
+    if account.lamports == 0:
+        return ("Uninitialized", 0, 0)
+    if account.lamports >= rent_minimum_balance(rent, len(account.data)):
+        return ("RentExempt", 0, 0)
+    return ("RentPaying", account.lamports, len(account.data))
+
+
+def rent_transition_allowed(pre: Account, post: Account, rent: Rent) -> bool:
+    """Whether a transaction may leave a writable account in ``post`` after ``pre``: a
+    rent-paying result is allowed only from a rent-paying start with the same data
+    length and no more lamports (Agave's ``transition_allowed``); otherwise the
+    transaction fails with ``InsufficientFundsForRent``."""
+    kind, lamports, size = rent_state(post, rent)
+    if kind != "RentPaying":
+        return True
+    pre_kind, pre_lamports, pre_size = rent_state(pre, rent)
+    return pre_kind == "RentPaying" and size == pre_size and lamports <= pre_lamports
 
 
 @dataclass
@@ -692,16 +734,24 @@ def solana_config() -> Config:
     return Config(optimize_rodata=False, reject_broken_elfs=False)
 
 
+_NOT_REGISTERED_BY_AGAVE = frozenset({"sol_remaining_compute_units"})
+"""Core TBPF syscalls the pinned Agave does not register (its feature gate is off there):
+a call to one is an unresolved call, ``UnsupportedInstruction`` at run time, exactly as
+on the oracle."""
+
+
 def solana_runtime_syscalls() -> SyscallRegistry:
-    """The syscalls of a Solana program run: the core set of
-    :func:`tbpf.syscalls.solana_syscalls`, ``sol_alloc_free_`` (Agave registers it for
-    execution, not for new deployments) and ``sol_invoke_signed_c`` /
+    """The syscalls of a Solana program run, as the pinned Agave registers them for
+    execution: the core set of :func:`tbpf.syscalls.solana_syscalls` without
+    ``sol_remaining_compute_units`` (feature-gated off), plus ``sol_alloc_free_`` (Agave
+    registers it for execution, not for new deployments) and ``sol_invoke_signed_c`` /
     ``sol_invoke_signed_rust`` refusing with ``CpiNotSupported``."""
     return _RUNTIME_SYSCALLS.copy()
 
 
 def _build_runtime_syscalls() -> SyscallRegistry:
-    registry = solana_syscalls()
+    registry = SyscallRegistry(s for s in solana_syscalls()
+                               if s.name not in _NOT_REGISTERED_BY_AGAVE)
     registry.register("sol_alloc_free_", sol_alloc_free)
     registry.register("sol_invoke_signed_c", sol_invoke_signed_unsupported)
     registry.register("sol_invoke_signed_rust", sol_invoke_signed_unsupported)

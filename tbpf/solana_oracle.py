@@ -47,14 +47,15 @@ from typing import Any, Callable, Iterable, Sequence
 from .solana import (
     BPF_LOADER_DEPRECATED_ID, BPF_LOADER_ID, BPF_LOADER_UPGRADEABLE_ID, SYSTEM_PROGRAM_ID,
     Account, Clock, InvokeResult, KeyedAccount, Rent, invoke, load_solana_program, pubkey,
-    pubkey_str,
+    pubkey_str, rent_transition_allowed,
 )
 
 __all__ = [
     "ORACLE_PACKAGE", "ORACLE_VERSION", "oracle_status", "CaseAccount", "SolanaCase",
     "Observation", "Difference", "CaseReport", "run_oracle", "run_tbpf",
     "compare_observations", "run_case", "generate_cases", "baseline_cases",
-    "default_corpus", "load_corpus", "KNOWN_PROGRAMS", "case_from_json",
+    "default_corpus", "load_corpus", "KNOWN_PROGRAMS", "case_from_json", "PROBE_PROGRAM",
+    "probe_path", "dump_report", "effective_flags", "message_account_keys",
 ]
 
 ORACLE_PACKAGE = "solders"
@@ -70,6 +71,7 @@ DEFAULT_COMPUTE_UNITS = 200_000
 LAMPORTS_PER_SIGNATURE = 5_000
 PAYER_LAMPORTS = 10_000_000_000
 
+U64 = (1 << 64) - 1
 _CLOCK_SYSVAR_ID = pubkey("SysvarC1ock11111111111111111111111111111111")
 _RESERVED_KEYS = frozenset({
     # Builtin programs and sysvars: a compiled message never makes them writable
@@ -339,6 +341,10 @@ def _account_from_solders(acc: Any) -> Account:
 
 
 def _account_view(acc: Account) -> tuple[int, str, str, bool]:
+    if acc.lamports == 0:
+        # Committing a transaction deletes every account left with no lamports: the
+        # store reports it as missing whatever the instruction left in it.
+        acc = Account()
     return (acc.lamports, acc.data.hex(), pubkey_str(acc.owner), acc.executable)
 
 
@@ -354,8 +360,11 @@ def _instruction_error_name(err: Any) -> str:
 def _transaction_error_name(err: Any) -> str | None:
     if err is None:
         return None
-    if type(err).__name__ == "TransactionErrorInstructionError":
+    name = type(err).__name__
+    if name == "TransactionErrorInstructionError":
         return _instruction_error_name(err.err)
+    if name == "TransactionErrorInsufficientFundsForRent":
+        return f"Transaction:InsufficientFundsForRent({err.account_index})"
     return "Transaction:" + str(err).rsplit(".", 1)[-1]
 
 
@@ -493,22 +502,53 @@ def effective_flags(case: SolanaCase, keys: _Keys) -> list[tuple[bytes, bool, bo
     return out
 
 
+def message_account_keys(case: SolanaCase, keys: _Keys) -> list[bytes]:
+    """The compiled message's account keys: writable signers (fee payer first), read-only
+    signers, writable non-signers, read-only non-signers (the invoked program among
+    them), each group sorted by key bytes (solana-message's ``CompiledKeys``)."""
+    payer = keys.key("payer")
+    flags: dict[bytes, tuple[bool, bool]] = {payer: (True, True),
+                                             keys.key("program"): (False, False)}
+    for acc in case.accounts:
+        k = keys.key(acc.key)
+        signer, writable = flags.get(k, (False, False))
+        flags[k] = (signer or acc.is_signer, writable or acc.is_writable)
+    groups: list[list[bytes]] = [[], [], [], []]
+    for k, (signer, writable) in flags.items():
+        if k != payer:
+            groups[(0 if signer else 2) + (0 if writable else 1)].append(k)
+    return [payer] + [k for group in groups for k in sorted(group)]
+
+
 def run_tbpf(case: SolanaCase, elf: bytes, states: dict[bytes, Account],
              sysvars: dict[str, Any], engine: str) -> tuple[Observation, InvokeResult]:
-    """Run ``case`` through :func:`tbpf.solana.invoke` from the oracle's initial state."""
+    """Run ``case`` through :func:`tbpf.solana.invoke` from the oracle's initial state,
+    then apply the one transaction-level rule that can fail a successful instruction
+    here: the rent-state transition of every writable account
+    (``InsufficientFundsForRent``, which rolls the accounts back)."""
     keys = _Keys(case.seed)
-    accounts = [KeyedAccount(k, states[k], s, w) for k, s, w in effective_flags(case, keys)]
+    flags = effective_flags(case, keys)
+    accounts = [KeyedAccount(k, states[k], s, w) for k, s, w in flags]
+    rent = sysvars.get("rent") or Rent()
     result = invoke(
         load_solana_program(elf), accounts, case.instruction_data, engine=engine,
         budget=DEFAULT_COMPUTE_UNITS if case.budget is None else case.budget,
         heap_size=case.heap_size, program_id=keys.key("program"), loader=case.loader,
-        clock=sysvars.get("clock"), rent=sysvars.get("rent"))
+        clock=sysvars.get("clock"), rent=rent)
     error = None
     if result.error is not None:
         error = (f"Custom({result.error.code})" if result.error.kind == "Custom"
                  else result.error.kind)
     after = dict(states)
     after.update(result.accounts)
+    if result.error is None:
+        writable = {k for k, _s, w in flags if w} | {keys.key("payer")}
+        for index, k in enumerate(message_account_keys(case, keys)):
+            if k in writable and k in states and not rent_transition_allowed(
+                    states[k], after[k], rent):
+                error = f"Transaction:InsufficientFundsForRent({index})"
+                after = dict(states)
+                break
     observation = Observation(
         error=error, logs=list(result.logs), compute_units=_consumed(result.logs),
         transaction_compute_units=result.transaction_compute_units,
@@ -538,9 +578,15 @@ def default_corpus() -> Path:
     return Path(__file__).resolve().parent.parent / "tests" / "elfs" / "solana"
 
 
+def probe_path() -> Path:
+    """``tests/solana_probe/probe.so`` of this checkout."""
+    return Path(__file__).resolve().parent.parent / "tests" / "solana_probe" / PROBE_PROGRAM
+
+
 def load_corpus(directory: Path | str | None = None,
                 names: Iterable[str] | None = None) -> dict[str, bytes]:
-    """``{file name: ELF bytes}`` of the ``.so`` files in ``directory``.
+    """``{file name: ELF bytes}`` of the ``.so`` files in ``directory`` (default: the six
+    programs of ``tests/elfs/solana`` plus TBPF's probe), or only the ``names`` given.
 
     Raises:
         FileNotFoundError: the directory or a named file is missing.
@@ -548,13 +594,17 @@ def load_corpus(directory: Path | str | None = None,
     root = Path(directory) if directory is not None else default_corpus()
     if not root.is_dir():
         raise FileNotFoundError(f"no program directory {root}")
-    wanted = list(names) if names else sorted(p.name for p in root.glob("*.so"))
+    paths = {p.name: p for p in sorted(root.glob("*.so"))}
+    if directory is None and probe_path().is_file():
+        paths[PROBE_PROGRAM] = probe_path()
+    wanted = list(names) if names else sorted(paths)
     out = {}
     for name in wanted:
-        path = root / (name if name.endswith(".so") else name + ".so")
+        name = name if name.endswith(".so") else name + ".so"
+        path = paths.get(name, root / name)
         if not path.is_file():
             raise FileNotFoundError(f"no program {path}")
-        out[path.name] = path.read_bytes()
+        out[name] = path.read_bytes()
     return out
 
 
@@ -616,8 +666,8 @@ def _random_account(rng: random.Random, name: str, *, signer: bool | None = None
 def _maybe_duplicate(rng: random.Random, accounts: list[CaseAccount]) -> list[CaseAccount]:
     if accounts and rng.random() < 0.25:
         original = rng.choice(accounts)
-        dup = CaseAccount(original.key, rng.random() < 0.3 and original.key != "program",
-                          rng.random() < 0.5)
+        can_sign = original.key == "payer" or original.key.startswith("key")
+        dup = CaseAccount(original.key, can_sign and rng.random() < 0.3, rng.random() < 0.5)
         accounts.insert(rng.randint(0, len(accounts)), dup)
     return accounts
 
@@ -709,7 +759,127 @@ def _gen_generic(program: str) -> Callable[[random.Random, int], SolanaCase]:
     return gen
 
 
+PROBE_PROGRAM = "probe.so"
+"""TBPF's probe (``tests/solana_probe/probe.c``): does whatever its instruction data says."""
+
+_PROBE_ADDRESSES = (
+    0x4_0000_0000, 0x4_0000_0008, 0x4_0000_5000, 0x4_0010_0000, 0x2_0000_0000,
+    0x2_0000_0FF8, 0x2_0000_1000, 0x2_0007_FFF8, 0x1_FFFF_FFFF, 0x3_0000_0000,
+    0x3_0000_7FF8, 0x3_0000_8000, 0x1_0000_0000, 0x1_1000_0000, 0, 0x5_0000_0000,
+    0xFFFF_FFFF_FFFF_FFF8,
+)
+
+
+def _probe_command(rng: random.Random, accounts: Sequence[CaseAccount]) -> bytes:
+    """One command of the probe's little language (see ``tests/solana_probe/probe.c``)."""
+    n = len(accounts)
+    u16 = lambda v: (v & 0xFFFF).to_bytes(2, "little")  # noqa: E731
+    u64 = lambda v: (v & U64).to_bytes(8, "little")  # noqa: E731
+    if n and rng.random() < 0.45:
+        i = rng.randrange(n)
+        acc = accounts[i]
+        size = len(acc.data)
+        lamports = acc.lamports if acc.lamports is not None else 0
+        op = rng.choice(("lamports", "len", "byte", "byte", "owner", "transfer"))
+        if op == "lamports":
+            return b"\x01" + bytes([i]) + u64(rng.choice(
+                (0, lamports, lamports + 1, max(lamports - 1, 0), rng.getrandbits(64))))
+        if op == "len":
+            return b"\x02" + bytes([i]) + u64(rng.choice(
+                (size, size + 1, max(size - 1, 0), 0, size + 10_240, size + 10_241,
+                 rng.randint(0, size + 10_240), 2**63)))
+        if op == "byte":
+            return b"\x03" + bytes([i]) + u16(rng.choice(
+                (0, max(size - 1, 0), size, size + 10_239, rng.randint(0, size + 64)))) \
+                + bytes([rng.randint(1, 255)])
+        if op == "owner":
+            owner = rng.choice((b"program", b"system", b"other", b"random"))
+            key = {b"system": bytes(32), b"random": rng.randbytes(32)}.get(owner)
+            # The keys of "program"/"other" derive from the case seed: _gen_probe puts
+            # them in place of these placeholders.
+            return b"\x04" + bytes([i]) + (key if key is not None else owner.ljust(32, b"?"))
+        j = rng.randrange(n)
+        amount = rng.choice((1, 1000, lamports))
+        other = accounts[j].lamports if accounts[j].lamports is not None else 0
+        return (b"\x01" + bytes([i]) + u64(lamports - amount)
+                + b"\x01" + bytes([j]) + u64(other + amount))
+    op = rng.choice((
+        "return", "exit", "load", "store", "log", "abort", "panic", "div", "alloc", "spin",
+        "recurse", "memcpy", "lograw", "clock", "rent", "cu", "remaining", "getret",
+        "hash", "logdata", "height", "pubkey", "memops", "r2", "header", "stackset"))
+    if op == "return":
+        length = rng.choice((0, 1, 32, 1024, 1025))
+        return b"\x05" + u16(length) + rng.randbytes(length)
+    if op == "exit":
+        return b"\x06" + u64(rng.choice((0, 1, 0x1771, rng.randint(1, 30) << 32,
+                                         (1 << 32) + 5, rng.getrandbits(64))))
+    if op in ("load", "store"):
+        addr = rng.choice(_PROBE_ADDRESSES) + rng.choice((0, 0, 1, 7))
+        if op == "store":
+            return b"\x08" + u64(addr)
+        return b"\x07" + u64(addr) + bytes([rng.choice((1, 2, 4, 8))])
+    if op == "log":
+        text = _memo_bytes(rng)[:200]
+        return b"\x09" + bytes([len(text)]) + text
+    if op == "abort":
+        return b"\x0a"
+    if op == "panic":
+        name = rng.choice((b"src/lib.rs", b"a:b.rs", b"", b"\xff.rs"))
+        return b"\x0b" + bytes([len(name)]) + name + rng.randbytes(8)
+    if op == "div":
+        return b"\x0c" + u64(rng.choice((0, 3)))
+    if op == "alloc":
+        return b"\x0d" + u64(rng.choice((0, 1, 7, 100, 32 * 1024, 40_000, 2**63)))
+    if op == "spin":
+        return b"\x0e" + u64(rng.choice((10, 1000, 100_000)))
+    if op == "recurse":
+        return b"\x0f" + u16(rng.choice((5, 62, 63, 64, 100)))
+    if op == "memcpy":
+        dst, src = rng.choice(((16, 24), (24, 16), (0, 100), (8, 8)))
+        return b"\x10" + u64(dst) + u64(src) + u64(rng.choice((0, 4, 8, 16, 1 << 20)))
+    if op == "lograw":
+        return b"\x11" + u64(rng.choice(_PROBE_ADDRESSES)) + u64(rng.choice((0, 1, 8, 100)))
+    if op == "getret":
+        return b"\x16" + u64(rng.choice((0, 8, 64)))
+    if op == "pubkey":
+        return b"\x1a" + bytes([rng.randrange(max(n, 1))])
+    if op == "memops":
+        return b"\x1b" + u64(rng.choice((0, 8, 100, 32 * 1024 - 8, 40_000)))
+    if op == "header":
+        return b"\x1d" + bytes([rng.randrange(max(n, 1))])
+    if op == "stackset":
+        return b"\x1e" + u64(rng.choice((16, 4000, 5000)))
+    return {"clock": b"\x12", "rent": b"\x13", "cu": b"\x14", "remaining": b"\x15",
+            "hash": b"\x17", "logdata": b"\x18", "height": b"\x19", "r2": b"\x1c"}[op]
+
+
+def _gen_probe(rng: random.Random, seed: int) -> SolanaCase:
+    accounts: list[CaseAccount] = []
+    for i in range(rng.choice((0, 1, 2, 2, 3, 4))):
+        if i == 0 and rng.random() < 0.15:
+            accounts.append(CaseAccount("payer", True, True))
+            continue
+        exists = rng.random() < 0.9
+        accounts.append(CaseAccount(
+            f"key{i + 1}", rng.random() < 0.2, rng.random() < 0.8,
+            rng.choice((1_000_000, 10**9, 2_000_000_000)) if exists else None,
+            rng.randbytes(rng.choice((0, 1, 8, 33, 100))) if exists else b"",
+            rng.choice(("program",) * 4 + ("system", "other"))))
+    if rng.random() < 0.1:
+        accounts.append(CaseAccount(rng.choice(("program", "clock")), False, rng.random() < 0.5))
+    accounts = _maybe_duplicate(rng, accounts)
+    commands = b"".join(_probe_command(rng, accounts)
+                        for _ in range(rng.choice((1, 1, 2, 3, 5))))
+    keys = _Keys(seed)
+    commands = commands.replace(b"program".ljust(32, b"?"), keys.key("program")).replace(
+        b"other".ljust(32, b"?"), keys.owner("other"))
+    loader = "deprecated" if rng.random() < 0.05 else "upgradeable"
+    return SolanaCase(f"probe/{commands[:1].hex()}-{len(accounts)}-accounts", PROBE_PROGRAM,
+                      commands, tuple(accounts), loader=loader, seed=seed)
+
+
 _GENERATORS: dict[str, Callable[[random.Random, int], SolanaCase]] = {
+    PROBE_PROGRAM: _gen_probe,
     "counter.so": _gen_counter, "spl_memo-4.0.0.so": _gen_memo4,
     "spl_memo-1.0.0.so": _gen_memo1, "spl_example_logging.so": _gen_logging,
     "hello_world.so": _gen_hello, "litesvm_clock_example.so": _gen_clock,
