@@ -806,7 +806,8 @@ def _probe_command(rng: random.Random, accounts: Sequence[CaseAccount]) -> bytes
     op = rng.choice((
         "return", "exit", "load", "store", "log", "abort", "panic", "div", "alloc", "spin",
         "recurse", "memcpy", "lograw", "clock", "rent", "cu", "remaining", "getret",
-        "hash", "logdata", "height", "pubkey", "memops", "r2", "header", "stackset"))
+        "hash", "logdata", "height", "pubkey", "memops", "r2", "header", "stackset",
+        "programid"))
     if op == "return":
         length = rng.choice((0, 1, 32, 1024, 1025))
         return b"\x05" + u16(length) + rng.randbytes(length)
@@ -850,7 +851,8 @@ def _probe_command(rng: random.Random, accounts: Sequence[CaseAccount]) -> bytes
     if op == "stackset":
         return b"\x1e" + u64(rng.choice((16, 4000, 5000)))
     return {"clock": b"\x12", "rent": b"\x13", "cu": b"\x14", "remaining": b"\x15",
-            "hash": b"\x17", "logdata": b"\x18", "height": b"\x19", "r2": b"\x1c"}[op]
+            "hash": b"\x17", "logdata": b"\x18", "height": b"\x19", "r2": b"\x1c",
+            "programid": b"\x1f"}[op]
 
 
 def _gen_probe(rng: random.Random, seed: int) -> SolanaCase:
@@ -873,7 +875,7 @@ def _gen_probe(rng: random.Random, seed: int) -> SolanaCase:
     keys = _Keys(seed)
     commands = commands.replace(b"program".ljust(32, b"?"), keys.key("program")).replace(
         b"other".ljust(32, b"?"), keys.owner("other"))
-    loader = "deprecated" if rng.random() < 0.05 else "upgradeable"
+    loader = "deprecated" if rng.random() < 0.1 else "upgradeable"
     return SolanaCase(f"probe/{commands[:1].hex()}-{len(accounts)}-accounts", PROBE_PROGRAM,
                       commands, tuple(accounts), loader=loader, seed=seed)
 

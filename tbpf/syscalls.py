@@ -394,6 +394,7 @@ def sol_memcmp(ctx: SyscallContext, a: int, b: int, n: int, result: int, _r5: in
     ctx.consume(_mem_op_cost(n))
     left = ctx.read(a, n)
     right = ctx.read(b, n)
+    ctx.check_writable(result, 4)  # mapped before the alignment check, as in Agave
     ctx.check_aligned(result, 4)
     diff = 0
     for x, y in zip(left, right):
@@ -461,6 +462,12 @@ def sol_get_stack_height(ctx: SyscallContext, *_: int) -> int:
 def _sysvar(size: int, content: Callable[[SyscallContext], bytes]) -> SyscallFn:
     def sysvar_fn(ctx: SyscallContext, out: int, *_: int) -> int:
         ctx.consume(SOLANA_COSTS.sysvar_base_cost + size)
+        # Agave maps the output first (a bad pointer is an access violation), then checks
+        # its alignment. Without alignment checks (deprecated loader) it refuses typed
+        # sysvar output outright (observed on the pinned Agave, solders 0.29).
+        ctx.check_writable(out, size)
+        if not ctx.check_alignment:
+            raise SyscallError("UnalignedPointer", "sysvar output without alignment checks")
         ctx.check_aligned(out, 8)
         ctx.write(out, content(ctx))
         return 0

@@ -22,6 +22,7 @@
  *   19         log sol_get_stack_height()                    1a i       sol_log_pubkey(key of i)
  *   1b u64 n   memmove/memset/memcmp on n bytes of the heap  1c         log r2, data ptr, sizes
  *   1d i       log every header field of account i           1e u64 n   memset n bytes at the stack top
+ *   1f         sol_log_pubkey(the program id in the input)
  * An unknown command returns custom error 0xbad; running off the end returns 0.
  */
 typedef unsigned long u64;
@@ -201,6 +202,7 @@ u64 entrypoint(u8 *input, const u8 *r2) {
             pc += 8;
             break;
         }
+        case 0x1f: sol_log_pubkey(end - 32); break;
         default: return 0xbad;
         }
     }
