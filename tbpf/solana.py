@@ -39,7 +39,7 @@ import hashlib
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .arith import U64_MASK
 from .config import DEFAULT_BUDGET, DEFAULT_HEAP_SIZE, MAX_HEAP_SIZE, Config
@@ -489,6 +489,7 @@ def ebpf_error_message(fault: ProgramFault) -> str:
     details = fault.details()
     if fault.kind == "AccessViolation":
         _access, vm_addr, size, _region = details
+        assert isinstance(vm_addr, int)
         name = _LEGACY_REGION_NAMES.get(vm_addr >> 32, "unknown")
         return f"Access violation in {name} section at address {vm_addr:#x} of size {size}"
     if fault.kind == "StackAccessViolation":
@@ -857,7 +858,7 @@ class InvokeResult:
         }
 
 
-def _resolve_accounts(accounts: Iterable[KeyedAccount | tuple]
+def _resolve_accounts(accounts: Iterable["KeyedAccount | tuple[Any, ...]"]
                       ) -> tuple[list[_InstructionAccount], dict[bytes, Account]]:
     entries = [a if isinstance(a, KeyedAccount) else KeyedAccount(*a) for a in accounts]
     first: dict[bytes, int] = {}
@@ -881,7 +882,8 @@ def _resolve_accounts(accounts: Iterable[KeyedAccount | tuple]
     return resolved, states
 
 
-def invoke(program: "bytes | Executable", accounts: Sequence[KeyedAccount | tuple] = (),
+def invoke(program: "bytes | Executable",
+           accounts: Sequence["KeyedAccount | tuple[Any, ...]"] = (),
            instruction_data: bytes = b"", *, engine: "str | Engine" = "interp",
            budget: int = DEFAULT_BUDGET, heap_size: int = DEFAULT_HEAP_SIZE,
            program_id: "bytes | str" = DEFAULT_PROGRAM_ID, loader: str = "upgradeable",

@@ -88,8 +88,8 @@ _LOADER_IDS = {"upgradeable": BPF_LOADER_UPGRADEABLE_ID, "v2": BPF_LOADER_ID,
 def oracle_status() -> str | None:
     """``None`` if the pinned oracle is importable, else why it is not (one line)."""
     try:
-        import solders  # type: ignore[import-not-found]
-        import solders.litesvm  # type: ignore[import-not-found]  # noqa: F401
+        import solders  # type: ignore[import-not-found,unused-ignore]
+        import solders.litesvm  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError as exc:
         return (f"the Solana oracle is not installed ({exc}); install it with "
                 f"`pip install {ORACLE_PACKAGE}=={ORACLE_VERSION}`")
@@ -306,7 +306,7 @@ class _Keys:
     _pairs: dict[str, Any] = field(default_factory=dict)
 
     def keypair(self, name: str) -> Any:
-        from solders.keypair import Keypair  # type: ignore[import-not-found]
+        from solders.keypair import Keypair  # type: ignore[import-not-found,unused-ignore]
         pair = self._pairs.get(name)
         if pair is None:
             seed = hashlib.sha256(f"tbpf-solana-diff/{self.seed}/{name}".encode()).digest()
@@ -327,8 +327,8 @@ class _Keys:
 
 
 def _solders_account(state: Account) -> Any:
-    from solders.account import Account as SAccount  # type: ignore[import-not-found]
-    from solders.pubkey import Pubkey  # type: ignore[import-not-found]
+    from solders.account import Account as SAccount  # type: ignore[import-not-found,unused-ignore]
+    from solders.pubkey import Pubkey  # type: ignore[import-not-found,unused-ignore]
     return SAccount(lamports=state.lamports, data=state.data,
                     owner=Pubkey.from_bytes(state.owner), executable=state.executable)
 
@@ -381,12 +381,12 @@ class _Prepared:
 
 
 def _prepare(case: SolanaCase, elf: bytes) -> _Prepared:
-    from solders.compute_budget import ComputeBudget  # type: ignore[import-not-found]
-    from solders.instruction import AccountMeta, Instruction  # type: ignore[import-not-found]
-    from solders.litesvm import LiteSVM  # type: ignore[import-not-found]
-    from solders.message import Message  # type: ignore[import-not-found]
-    from solders.pubkey import Pubkey  # type: ignore[import-not-found]
-    from solders.transaction import VersionedTransaction  # type: ignore[import-not-found]
+    from solders.compute_budget import ComputeBudget  # type: ignore[import-not-found,unused-ignore]
+    from solders.instruction import AccountMeta, Instruction  # type: ignore[import-not-found,unused-ignore]
+    from solders.litesvm import LiteSVM  # type: ignore[import-not-found,unused-ignore]
+    from solders.message import Message  # type: ignore[import-not-found,unused-ignore]
+    from solders.pubkey import Pubkey  # type: ignore[import-not-found,unused-ignore]
+    from solders.transaction import VersionedTransaction  # type: ignore[import-not-found,unused-ignore]
 
     if case.loader not in _LOADER_IDS:
         raise ValueError(f"unknown loader {case.loader!r}")
@@ -432,7 +432,7 @@ def _prepare(case: SolanaCase, elf: bytes) -> _Prepared:
 
 
 def _initial_states(prep: _Prepared) -> dict[bytes, Account]:
-    from solders.pubkey import Pubkey  # type: ignore[import-not-found]
+    from solders.pubkey import Pubkey  # type: ignore[import-not-found,unused-ignore]
     states = {k: _account_from_solders(prep.svm.get_account(Pubkey.from_bytes(k)))
               for k in prep.order}
     payer = prep.keys.key("payer")
@@ -451,7 +451,7 @@ def run_oracle(case: SolanaCase, elf: bytes) -> tuple[Observation, dict[bytes, A
         the oracle's :class:`Observation`, the account states the instruction started
         from (fee already taken) and the sysvars it saw (``clock``, ``rent``).
     """
-    from solders.pubkey import Pubkey  # type: ignore[import-not-found]
+    from solders.pubkey import Pubkey  # type: ignore[import-not-found,unused-ignore]
     prep = _prepare(case, elf)
     states = _initial_states(prep)
     clock = prep.svm.get_clock()
@@ -770,16 +770,24 @@ _PROBE_ADDRESSES = (
 )
 
 
+def u16(value: int) -> bytes:
+    """``value`` as 2 little-endian bytes (wrapping)."""
+    return (value & 0xFFFF).to_bytes(2, "little")
+
+
+def u64(value: int) -> bytes:
+    """``value`` as 8 little-endian bytes (wrapping)."""
+    return (value & U64).to_bytes(8, "little")
+
+
 def _probe_command(rng: random.Random, accounts: Sequence[CaseAccount]) -> bytes:
     """One command of the probe's little language (see ``tests/solana_probe/probe.c``)."""
     n = len(accounts)
-    u16 = lambda v: (v & 0xFFFF).to_bytes(2, "little")  # noqa: E731
-    u64 = lambda v: (v & U64).to_bytes(8, "little")  # noqa: E731
     if n and rng.random() < 0.45:
         i = rng.randrange(n)
         acc = accounts[i]
         size = len(acc.data)
-        lamports = acc.lamports if acc.lamports is not None else 0
+        lamports: int = acc.lamports if acc.lamports is not None else 0
         op = rng.choice(("lamports", "len", "byte", "byte", "owner", "transfer"))
         if op == "lamports":
             return b"\x01" + bytes([i]) + u64(rng.choice(
@@ -800,7 +808,7 @@ def _probe_command(rng: random.Random, accounts: Sequence[CaseAccount]) -> bytes
             return b"\x04" + bytes([i]) + (key if key is not None else owner.ljust(32, b"?"))
         j = rng.randrange(n)
         amount = rng.choice((1, 1000, lamports))
-        other = accounts[j].lamports if accounts[j].lamports is not None else 0
+        other = accounts[j].lamports or 0
         return (b"\x01" + bytes([i]) + u64(lamports - amount)
                 + b"\x01" + bytes([j]) + u64(other + amount))
     op = rng.choice((

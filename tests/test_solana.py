@@ -536,3 +536,18 @@ def test_oracle_cli_replays_a_reproducer(tmp_path, capsys):
     assert main(["solana-diff", "--replay", str(path), "--engine", "interp",
                  "--out", str(tmp_path / "out")]) == 0
     assert "no divergence" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_oracle_campaign_matches_agave():
+    """A longer campaign (``--runslow``): 150 cases per program, both engines."""
+    _oracle_or_skip()
+    from tbpf.solana_oracle import generate_cases, load_corpus, run_case
+    corpus = load_corpus()
+    divergent = []
+    for case in generate_cases(corpus, 150, seed=7_2024):
+        for report in run_case(case, corpus[case.program], __import__("conftest").ENGINES):
+            if report.differences:
+                divergent.append((case.name, report.engine,
+                                  [str(d) for d in report.differences]))
+    assert divergent == []
