@@ -593,6 +593,15 @@ class _Lowerer:
         else:  # pragma: no cover - the table has no other forms
             raise AssertionError(f"no lowering for {spec.mnemonic}")
 
+    def dst_operand(self, insn: Insn, width: int) -> str:
+        """The first operand (``dst``) at ``width`` bits."""
+        a = self.load_reg(insn.dst)
+        if width == 64:
+            return a
+        a32 = self.t()
+        self.emit(f"{a32} = trunc i64 {a} to i32")
+        return a32
+
     def operand(self, insn: Insn, width: int) -> tuple[str, bool]:
         """(value, is_constant) of the second operand at ``width`` bits."""
         spec = insn.spec
@@ -634,11 +643,7 @@ class _Lowerer:
             self.store_reg(insn.dst, r)
             return
         ty = "i64" if width == 64 else "i32"
-        a = self.load_reg(insn.dst)
-        if width == 32:
-            a32 = self.t()
-            self.emit(f"{a32} = trunc i64 {a} to i32")
-            a = a32
+        a = self.dst_operand(insn, width)
         b, b_const = self.operand(insn, width)
         r = self.t()
         if op in _ALU_BINOP:
@@ -726,11 +731,7 @@ class _Lowerer:
         assert spec is not None
         width = spec.width
         ty = "i64" if width == 64 else "i32"
-        a = self.load_reg(insn.dst)
-        if width == 32:
-            a32 = self.t()
-            self.emit(f"{a32} = trunc i64 {a} to i32")
-            a = a32
+        a = self.dst_operand(insn, width)
         b, _ = self.operand(insn, width)
         c = self.t()
         if spec.op is Op.JSET:
