@@ -1,8 +1,9 @@
 """Helpers for behavioural VM tests: run on every engine, compare everything.
 
 ``run_both`` is TBPF's ``test_interpreter_and_jit!``: it runs a program on each engine
-with the same inputs and asserts equal r0, error kind, error pc and details, compute
-units, final registers and final memory (stack, heap, input). Memory after
+(the interpreter, the JIT as configured, and the JIT's optimized tier) with the same
+inputs and asserts equal r0, error kind, error pc and details, compute units, final
+registers and final memory (stack, heap, input). Memory after
 ``ExceededMaxInstructions`` is compared too: TBPF's JIT hands the unpayable tail of a
 run to the interpreter, so even that is exact.
 """
@@ -16,6 +17,18 @@ from tbpf.vm import Outcome, load_program, run_executable
 from tbpf.syscalls import solana_syscalls
 
 from conftest import ENGINES
+
+_OPTIMIZED: Any = None
+
+
+def optimized_jit() -> Any:
+    """A JIT engine that compiles the optimized tier before the first run, so every
+    ``run_both`` also checks the O2 code (the default engine starts on the fast tier)."""
+    global _OPTIMIZED
+    if _OPTIMIZED is None and "jit" in ENGINES:
+        from jit.engine import JitConfig, JitEngine
+        _OPTIMIZED = JitEngine(JitConfig(tier="optimized"))
+    return _OPTIMIZED
 
 
 def outcome_key(outcome: Outcome) -> dict[str, Any]:
@@ -39,7 +52,10 @@ def run_both(program: Any, *, kind: str = "asm", version: str = "v0", input: byt
     syscalls = solana_syscalls() if syscalls is None else syscalls
     exe = load_program(program, kind=kind, version=version, config=config, syscalls=syscalls)
     outcomes = []
-    for engine in engines or ENGINES:
+    chosen: list[Any] = list(engines or ENGINES)
+    if engines is None and optimized_jit() is not None:
+        chosen.append(optimized_jit())
+    for engine in chosen:
         outcomes.append(run_executable(exe, engine=engine, input=input, budget=budget,
                                        syscalls=syscalls, **kwargs))
     first = outcome_key(outcomes[0])
