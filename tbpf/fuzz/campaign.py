@@ -553,7 +553,7 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
     Raises:
         HarnessError: the harness self test failed (nothing was run).
     """
-    self_test(config.reference)
+    self_test(resolve_engine(config.reference))
     ctx = mp.get_context(start_method)
     queue = ctx.Queue()
     stop = ctx.Event()

@@ -13,7 +13,7 @@ This module owns the case record format (``tbpf-fuzz-case/1``).
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..assembler import assemble_program
@@ -66,7 +66,6 @@ class FuzzCase:
     seed: int | None = None
     index: int | None = None
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # --- building ---------------------------------------------------------------------
     def config(self) -> Config:

@@ -20,6 +20,9 @@ An :class:`Observation` is the full observable result of one run, as named field
                     ``"Type: message"``, or ``None``
 ==================  ===================================================================
 
+Repeated runs of a case (:func:`run_differential`, ``repeat``) report their differences
+as ``run<k>:<field>``.
+
 Fault messages are not compared (they are prose; ``error.details`` carries their data).
 
 :func:`compare` returns one :class:`Difference` per field that differs. The harness is
@@ -358,8 +361,9 @@ class _PerturbR0:
         return result
 
 
-def self_test(reference: str = "interp") -> None:
-    """Check that the harness reports a planted one-field difference and nothing else.
+def self_test(reference: "str | Engine" = "interp") -> None:
+    """Check that the harness reports a planted one-field difference and nothing else
+    (``reference``: an engine name or object).
 
     Raises:
         HarnessError: it did not.
