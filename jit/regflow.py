@@ -7,8 +7,10 @@ masks):
 
 * ``written(f)``: registers ``f`` may change before it exits, faults or hands over:
   its own definitions, r10 (a callee's r10 is never its caller's), the r0-r5 its callees
-  return, and everything a function that tail-calls ``f`` wrote (a tail call does not
-  come back, so ``f`` reports those registers on its behalf).
+  return, everything a function that tail-calls ``f`` wrote (a tail call does not
+  come back, so ``f`` reports those registers on its behalf), and everything a function
+  that ``f`` tail-calls writes (that function returns to ``f``'s caller on ``f``'s
+  behalf, so the caller must take those registers from the result).
 * ``returned(f)``: ``written(f) & r0-r5``, the fields of the result a caller reads.
 * ``needed(f)``: ``live-in(f) | written(f)``, the arguments ``f`` actually uses.
   Written registers are needed because when ``f`` stops (fault, hand-over, exit at
@@ -125,6 +127,10 @@ def analyze(functions: dict[int, list[int]], blocks: dict[int, tuple[int, list[I
                     defs |= _static_use_def(insn)[1]
         static_defs[f] = defs
 
+    tail_callees: dict[int, set[int]] = {f: set() for f in functions}
+    for g, hs in tail_callers.items():
+        for h in hs:
+            tail_callees[h].add(g)
     written = {f: static_defs[f] for f in functions}
     needed = {f: written[f] for f in functions}
     changed = True
@@ -136,6 +142,9 @@ def analyze(functions: dict[int, list[int]], blocks: dict[int, tuple[int, list[I
                 w |= written[g] & RET_REGS
             for h in tail_callers[f]:
                 w |= written[h]
+            for g in tail_callees[f]:
+                # A tail call does not come back: what g writes, f's caller sees as f's.
+                w |= written[g]
             n = _live_in(f, functions[f], blocks, successors, entries, calls, written,
                          needed) | w
             if w != written[f] or n != needed[f]:
