@@ -181,6 +181,15 @@ class Codegen:
                 pb = llvm.create_pass_builder(tm, pto)
                 pm = pb.getModulePassManager()
                 pm.run(module, pb)
+                # A second dead-argument pass once SROA has run: the first one (early in
+                # O2) still sees guest registers stored to allocas, so it cannot drop the
+                # arguments and result fields a guest function does not use (jit.regflow
+                # made them dead). Then tidy up what that exposes.
+                post = llvm.create_new_module_pass_manager()
+                post.add_dead_arg_elimination_pass()
+                post.add_instruction_combine_pass()
+                post.add_simplify_cfg_pass()
+                post.run(module, pb)
                 if config.dump_ir:
                     _dump(config.dump_ir, f"{name}.opt.ll", str(module))
             if config.dump_asm:

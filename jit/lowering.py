@@ -391,7 +391,7 @@ class _Lowerer:
             rem, res = self.t(), self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
             args = ", ".join(f"i64 {v}" for v in regs + [rem])
-            self.emit(f"{res} = tail call tailcc {_RET} @f_{target}(ptr %ctx, "
+            self.emit(f"{res} = tail call fastcc {_RET} @f_{target}(ptr %ctx, "
                       f"ptr %regions, {args}, i64 %depth)")
             self.emit(f"ret {_RET} {res}")
 
@@ -408,7 +408,7 @@ class _Lowerer:
                                       entry == self.exe.entry_pc)
                         if self.options.precise_registers else {})
         self.out.append(
-            f"define internal tailcc {_RET} @f_{entry}(ptr noalias %ctx, "
+            f"define internal fastcc {_RET} @f_{entry}(ptr noalias %ctx, "
             f"ptr noalias readonly %regions, "
             + ", ".join(f"i64 %a{r}" for r in range(11))
             + ", i64 %rem_in, i64 %depth) nounwind {")
@@ -416,7 +416,10 @@ class _Lowerer:
         for r in range(11):
             self.emit(f"%r{r} = alloca i64")
         self.emit("%rem = alloca i64")
-        for r in range(11):
+        # Only the registers this function needs: the others are never read (regflow),
+        # so their arguments stay unused and LLVM drops them from the signature.
+        needed = self.sets.needed[entry]
+        for r in bits(needed):
             self.store_reg(r, f"%a{r}")
         self.emit("store i64 %rem_in, ptr %rem")
         # Native stack guard: guest calls are native calls (at most max_call_depth deep,
@@ -458,7 +461,7 @@ class _Lowerer:
             agg = f"{_RET} poison"
             returned = self.sets.returned[self.fn_entry]
             values = [str(STATUS_RETURN)] + [self.load_reg(r) if returned >> r & 1
-                                              else "poison" for r in range(6)]
+                                              else "0" for r in range(6)]
             rem = self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
             values.append(rem)
@@ -489,7 +492,7 @@ class _Lowerer:
             p = self.ctx_ptr(word)
             self.emit(f"store i64 {val}, ptr {p}")
         out = self.t()
-        self.emit(f"{out} = insertvalue {_RET} poison, i64 %status, 0")
+        self.emit(f"{out} = insertvalue {_RET} zeroinitializer, i64 %status, 0")
         self.emit(f"ret {_RET} {out}")
 
     def root(self, entry_pc: int) -> None:
@@ -513,7 +516,7 @@ class _Lowerer:
         for e in entries:
             self.label(f"go_{e}")
             res, st = self.t(), self.t()
-            self.emit(f"{res} = call tailcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
+            self.emit(f"{res} = call fastcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
                       f"{', '.join(args)}, i64 0)")
             self.emit(f"{st} = extractvalue {_RET} {res}, 0")
             self.emit(f"ret i64 {st}")
@@ -1041,7 +1044,7 @@ class _Lowerer:
     def invoke(self, target: int, regs: dict[int, str], r10n: str, d1: str, rem: str) -> str:
         res = self.t()
         args = self.arg_list(self.sets.needed[target], regs, r10n, rem, d1)
-        self.emit(f"{res} = call tailcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
+        self.emit(f"{res} = call fastcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
         return res
 
     def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
@@ -1054,7 +1057,12 @@ class _Lowerer:
         self.emit(f"br i1 {ok}, label %{cont}, label %{prop}, !prof !1")
         self.label(prop, keep=True)
         self.write_frame(regs, pc)
-        self.emit(f"ret {_RET} {res}")
+        # Only the status travels up (the state is already in ctx), so the other result
+        # fields stay dead for LLVM. Zeros, not poison: LLVM may refine a poison field to
+        # the callee's value, which would make every field live again.
+        up = self.t()
+        self.emit(f"{up} = insertvalue {_RET} zeroinitializer, i64 {st}, 0")
+        self.emit(f"ret {_RET} {up}")
         self.label(cont, keep=True)
         for k in bits(returned):
             v = self.t()
@@ -1150,7 +1158,7 @@ class _Lowerer:
         self.label(f"{tag}d", keep=True)
         res, st, miss = self.t(), self.t(), self.t()
         args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
-        self.emit(f"{res} = call tailcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
+        self.emit(f"{res} = call fastcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
                   f"i64 {tpc}, {args})")
         self.emit(f"{st} = extractvalue {_RET} {res}, 0")
         self.emit(f"{miss} = icmp eq i64 {st}, {STATUS_CALLX_MISS}")
@@ -1167,23 +1175,28 @@ class _Lowerer:
         """``@callx_dispatch``: one ``switch`` over every compiled entry point, shared by
         all ``callx`` sites; an unknown target returns ``STATUS_CALLX_MISS``."""
         params = ", ".join(f"i64 %a{r}" for r in range(11))
-        self.out.append(f"define internal tailcc {_RET} @callx_dispatch(ptr noalias %ctx, "
+        self.out.append(f"define internal fastcc {_RET} @callx_dispatch(ptr noalias %ctx, "
                         f"ptr noalias readonly %regions, i64 %target, {params}, i64 %rem, "
                         f"i64 %depth) nounwind {{")
         cases = " ".join(f"i64 {t}, label %to_{t}" for t in self.entry_points)
         self.out.append(f"entry:\n  switch i64 %target, label %miss [ {cases} ]")
         args = ", ".join(f"i64 %a{r}" for r in range(11)) + ", i64 %rem, i64 %depth"
         for t in self.entry_points:
-            lines = [f"to_{t}:", f"  %r{t}_0 = call tailcc {_RET} @f_{t}(ptr %ctx, "
+            lines = [f"to_{t}:", f"  %c{t} = call fastcc {_RET} @f_{t}(ptr %ctx, "
                      f"ptr %regions, {args})"]
-            # Registers the target never changes come back as they went in.
-            last = f"%r{t}_0"
-            for k in range(6):
-                if not self.sets.returned[t] >> k & 1:
-                    lines.append(f"  %r{t}_{k + 1} = insertvalue {_RET} {last}, i64 %a{k}, "
-                                 f"{k + 1}")
-                    last = f"%r{t}_{k + 1}"
-            lines.append(f"  ret {_RET} {last}")
+            # Rebuild the result field by field: registers the target never changes come
+            # back as they went in, and the target's unused result fields stay dead (so
+            # LLVM can return the rest in registers).
+            last = f"{_RET} poison"
+            for k in range(8):
+                if k == 0 or k == 7 or self.sets.returned[t] >> (k - 1) & 1:
+                    lines.append(f"  %v{t}_{k} = extractvalue {_RET} %c{t}, {k}")
+                    value = f"%v{t}_{k}"
+                else:
+                    value = f"%a{k - 1}"
+                lines.append(f"  %s{t}_{k} = insertvalue {last}, i64 {value}, {k}")
+                last = f"{_RET} %s{t}_{k}"
+            lines.append(f"  ret {last}")
             self.out.append("\n".join(lines))
         self.out.append(f"miss:\n  %m = insertvalue {_RET} poison, i64 {STATUS_CALLX_MISS}, 0"
                         f"\n  ret {_RET} %m\n}}\n")
