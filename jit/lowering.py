@@ -423,8 +423,9 @@ class _Lowerer:
             self.store_reg(r, f"%a{r}")
         self.emit("store i64 %rem_in, ptr %rem")
         # Native stack guard: guest calls are native calls (at most max_call_depth deep,
-        # but fast-tier frames can be large) and cross-function jumps are tail calls the
-        # fast tier may not eliminate. Below the limit the interpreter takes over.
+        # but fast-tier frames can be large) and cross-function jumps are calls in tail
+        # position that LLVM need not turn into jumps. Below the limit the interpreter
+        # takes over.
         sp, spi, limp, lim, low = self.t(), self.t(), self.t(), self.t(), self.t()
         self.emit(f"{sp} = call ptr @llvm.stacksave.p0()")
         self.emit(f"{spi} = ptrtoint ptr {sp} to i64")
