@@ -2,14 +2,22 @@
 
 Design (SBPF_SPEC 12.3, LLVMLITE_NOTES):
 
-* **One LLVM function per program** (``tbpf_entry``) with an explicit guest call stack in
-  the context (``ctx.frames``). sBPF control flow does not respect function boundaries
-  (``callx`` may enter any slot, ``exit`` returns to whatever frame is on top), so a
-  single function with a ``switch`` over the statically known return sites is exact
-  by construction and keeps call depth and r6-r10 restoration identical to the
-  interpreter. The depth limit also bounds host stack use (there is none).
-* Guest registers, the meter and the call depth live in entry-block ``alloca``\\ s;
-  the optimised tier promotes them to SSA (SROA/mem2reg).
+* **One LLVM function per guest function** (``@f_<pc>``): the entry, every ``call``
+  target and every plausible ``callx`` target, each holding the blocks reachable from
+  it. A guest ``call`` is a native call (after the call-depth check), ``exit`` a
+  native return of r0-r5 and the meter, a jump into another function's entry a call in
+  tail position, and ``callx`` goes through one shared ``switch`` (``@callx_dispatch``)
+  whose default hands over to the interpreter. ``tbpf_entry`` dispatches on the start
+  pc. (A single function with an explicit return stack, the first design, is exact too
+  but its O2 compile time grew super-linearly on real programs; see docs/jit.md.)
+* **Native stack guard**: each function compares the stack pointer with a limit from
+  the thread's real stack bounds and hands over to the interpreter below it.
+* When a run stops (fault, hand-over, exit at depth 0) the stopping function stores the
+  registers it owns and every caller on the way out records its frame; the engine
+  rebuilds the full register file and the interpreter's call frames from those records.
+* Guest registers and the meter live in entry-block ``alloca``\ s; the optimized tier
+  promotes them to SSA (SROA/mem2reg) and passes and returns only the registers each
+  function needs (:mod:`jit.regflow`).
 * **A basic block per guest block** (``pc_<n>``); leaders are the entry, jump targets,
   slots after control transfers and syscalls, call targets and the ``callx`` entry
   candidates (registered functions, labels, text addresses found in ``lddw``
@@ -19,11 +27,13 @@ Design (SBPF_SPEC 12.3, LLVMLITE_NOTES):
   block's first slot with the exact state (``STATUS_BAIL``), which finishes it
   instruction by instruction. A fault at index ``j`` of a block refunds ``L - j - 1``.
   Syscalls store the meter, call back into Python and reload it.
-* **Bounds checks** are inline: region by ``vm_addr >> 32`` from the read-only region
-  table, offset and length, write permission, the v0 stack gaps (only the first byte
-  is tested, as the reference does). ``r10 + const`` stack accesses inside the
-  current frame skip the check (the frame is always mapped) when the frame pointer is
-  known to be the VM's own.
+* **Bounds checks** (optimized tier) are inline: the guessed region's row first
+  (:mod:`jit.provenance`), then the row of ``vm_addr >> 32``, each one compare against a
+  precomputed per-size limit; the v0 gapped stack and faults go to an out-of-line slow
+  path with every rule of SBPF_SPEC 4 (only the first byte is tested for a gap). The
+  fast tier calls the slow path for every access (less code to compile).
+  ``r10 + const`` stack accesses inside the current frame skip the check (the frame is
+  always mapped) when the frame pointer is known to be the VM's own.
 * **No undefined behaviour reaches LLVM**: shift amounts are masked, divisions are
   guarded (zero, and MIN / -1 for the signed ones), no ``nsw``/``nuw``/``exact``,
   guest accesses are ``align 1`` through ``inttoptr`` without ``inbounds``.
