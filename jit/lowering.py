@@ -1228,7 +1228,7 @@ class _Lowerer:
 
 def lower(exe: Executable, insns: tuple[Insn | None, ...], syscalls: SyscallRegistry,
           options: LoweringOptions = LoweringOptions()) -> LoweredProgram:
-    """Lower verified ``insns`` of ``exe`` to one LLVM function (see the module docstring).
+    """Lower verified ``insns`` of ``exe`` to an LLVM module (see the module docstring).
 
     ``syscalls`` decides which ``call imm`` are syscalls (the same resolution the
     interpreter makes at bind time).
