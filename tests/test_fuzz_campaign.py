@@ -1,6 +1,6 @@
 """The CI fuzz campaign: the interpreter against every other engine of this checkout.
 
-Default run: 2,000 smart programs, 2,000 dumb programs, 1,000 ELF mutations (and 100
+Default run: 2,000 smart programs, 2,000 dumb programs, 1,000 ELF mutations (and 400
 smart programs on the JIT's optimized tier), zero divergences, zero crashes, zero hangs.
 The seed is fixed so CI is reproducible; ``TBPF_FUZZ_SEED`` picks another one. Long
 campaigns run with ``--runslow`` (or ``tbpf fuzz``, see docs/fuzzing.md).
@@ -23,7 +23,7 @@ from tbpf.fuzz.elfmut import default_corpus_dirs, elf_loader_available, load_cor
 
 SEED = int(os.environ.get("TBPF_FUZZ_SEED", "20240607"), 0)
 CANDIDATES = [e for e in ENGINES if e != "interp"] or ["interp"]
-SMART_CASES, DUMB_CASES, ELF_CASES = 2000, 2000, 1000
+SMART_CASES, DUMB_CASES, ELF_CASES, OPTIMIZED_CASES = 2000, 2000, 1000, 400
 CHUNKS = 4  # spread over pytest-xdist workers
 
 
@@ -53,13 +53,15 @@ def test_smart_campaign(candidate, chunk):
 
 
 @pytest.mark.parametrize("candidate", [c for c in CANDIDATES if c == "jit"])
-@pytest.mark.parametrize("chunk", range(2))
+@pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_smart_campaign_on_the_optimized_tier(candidate, chunk):
-    config = CampaignConfig(kind="smart", seed=SEED + 1, candidate="jit:optimized", cases=100,
-                            max_insns=40)
-    stats, findings = run_inprocess(config, range(chunk, 100, 2))
+    # The optimizing tier is where the fuzzer found real JIT bugs (tests/regressions/
+    # jit-o2-*): O2 exploits every register the lowering wrongly considers dead.
+    config = CampaignConfig(kind="smart", seed=SEED + 1, candidate="jit:optimized",
+                            cases=OPTIMIZED_CASES, max_insns=40)
+    stats, findings = run_inprocess(config, range(chunk, OPTIMIZED_CASES, CHUNKS))
     assert stats.findings == 0, _findings_text(findings)
-    assert stats.compared == 50
+    assert stats.compared == OPTIMIZED_CASES // CHUNKS
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)

@@ -18,7 +18,8 @@ through a base register or ``r10``; forward conditional jumps (JMP and JMP32);
 counter-bounded loops; internal ``call`` (including recursion), ``callx`` to function
 starts, unaligned addresses, the second slot of an ``lddw``, past the end of the text,
 below it and to arbitrary body pcs; internal calls into the middle of the body and
-into the second slot of an ``lddw``; unknown syscalls and call targets; core Solana
+into the second slot of an ``lddw``; jumps and fall-through into another function's
+entry (tail calls for the JIT); unknown syscalls and call targets; core Solana
 syscalls with valid and invalid pointers; ``add64 r10`` stack bumps (v1/v2); early
 exits; unbounded backward jumps (the small budgets end them).
 
@@ -633,6 +634,18 @@ class _Gen:
     def t_exit(self) -> None:
         self.emit(self.spec(Op.EXIT, Form.EXIT))
 
+    def t_into_function(self) -> None:
+        """A jump (conditional or not) into another function's entry: the callee then
+        returns to *this* function's caller (the JIT lowers it as a tail call)."""
+        if not self.functions:
+            self.t_alu()
+            return
+        target = self.ch.choice(self.functions)
+        if self.ch.chance(1, 3):
+            self.emit(self.spec(Op.JA, Form.JA), jump=target)
+        else:
+            self._cond_jump(target)
+
     def t_back_jump(self) -> None:
         if not self.b.items:
             self.t_alu()
@@ -663,7 +676,7 @@ class _Gen:
             ("stack", 6), ("branch", 9 if nested else 0), ("loop", 3 if nested else 0),
             ("call", 4), ("callx", 3), ("syscall", 7), ("bad_call", 1), ("odd_call", 1),
             ("bump", 1),
-            ("exit", 1), ("back", 1),
+            ("exit", 1), ("back", 1), ("into_function", 2),
         ])
         {
             "alu": self.t_alu, "imm64": self.t_imm64, "div": self.t_div_corner,
@@ -673,6 +686,7 @@ class _Gen:
             "syscall": self.t_syscall, "bad_call": self.t_bad_call,
             "odd_call": self.t_call_odd, "bump": self.t_stack_bump,
             "exit": self.t_exit, "back": self.t_back_jump,
+            "into_function": self.t_into_function,
         }[choice]()
 
     def program(self) -> tuple[bytes, tuple[int, ...]]:
@@ -698,8 +712,11 @@ class _Gen:
             self.limit = self.b.n_slots + per_function - 1
             while self.b.n_slots < self.limit:
                 self.template(1)
-            if i == len(self.functions) - 1 and ch.chance(1, 8):
-                self.t_alu()  # no final exit: returning off the end is ExecutionOverrun
+            if ch.chance(1, 6):
+                # No final exit: the last function runs off the end (ExecutionOverrun),
+                # the others fall through into the next function's entry (an edge the
+                # JIT compiles as a tail call).
+                self.t_alu()
             else:
                 self.emit(self.spec(Op.EXIT, Form.EXIT))
         return self.b.encode(self.v, [*self.functions, *self.extra_functions])
