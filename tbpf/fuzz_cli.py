@@ -61,7 +61,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                    help="smart: valid generated programs; dumb: random bytes; "
                         "elf: mutated ELF files (default smart)")
     limit = p.add_mutually_exclusive_group()
-    limit.add_argument("--seconds", type=_positive_float, help="run for N seconds")
+    limit.add_argument("--seconds", type=_positive_float,
+                       help="run for N seconds (default 60 unless --cases)")
     limit.add_argument("--cases", type=_positive_int, help="run N cases")
     p.add_argument("--seed", type=_seed, help="campaign seed (default: random, printed)")
     p.add_argument("--workers", type=_positive_int, default=1,
@@ -73,7 +74,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--engine-a", metavar="ENGINE",
                    help="reference engine (default interp; --replay: the record's)")
     p.add_argument("--engine-b", metavar="ENGINE",
-                   help="candidate engine: jit, jit:fast, jit:optimized, interp "
+                   help="candidate engine: jit (= jit:fast), jit:optimized, jit:auto, "
+                        "interp, or planted:FIELD (a planted bug, to see a finding) "
                         "(default jit; --replay: the record's)")
     p.add_argument("--min-insns", type=_positive_int, default=20,
                    help="smart: fewest instructions (default 20)")
