@@ -122,6 +122,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     cases = args.cases
     if seconds is None and cases is None:
         seconds = 60.0
+    extra: dict[str, Any] = {"versions": versions} if versions else {}
     config = CampaignConfig(
         kind=args.kind, seed=seed, cases=cases, seconds=seconds, workers=args.workers,
         reference=args.engine_a or "interp", candidate=args.engine_b or "jit",
@@ -129,7 +130,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         elf_corpus=tuple(args.elf_corpus or ()), case_timeout=args.case_timeout,
         minimize=not args.no_minimize, max_run_slots=args.max_run_slots,
         repeat=args.repeat,
-        **({"versions": versions} if versions else {}))
+        **extra)
     if args.kind == "elf":
         _check_elf(config)
     out_dir = Path(args.out)

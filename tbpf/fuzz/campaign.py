@@ -554,7 +554,7 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
         HarnessError: the harness self test failed (nothing was run).
     """
     self_test(resolve_engine(config.reference))
-    ctx = mp.get_context(start_method)
+    ctx: Any = mp.get_context(start_method)
     queue = ctx.Queue()
     stop = ctx.Event()
     n = max(1, config.workers)

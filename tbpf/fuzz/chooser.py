@@ -37,15 +37,15 @@ def derive_seed(*parts: object) -> int:
 
 
 class Chooser:
-    """Integer choices; subclasses implement :meth:`int`."""
+    """Integer choices; subclasses implement :meth:`integer`."""
 
-    def int(self, lo: int, hi: int) -> int:  # noqa: A003 - the natural name
+    def integer(self, lo: int, hi: int) -> int:
         """A uniformly chosen integer in ``[lo, hi]`` (both inclusive)."""
         raise NotImplementedError
 
     def below(self, n: int) -> int:
         """An integer in ``[0, n)``; ``n`` must be positive."""
-        return self.int(0, n - 1)
+        return self.integer(0, n - 1)
 
     def choice(self, seq: Sequence[T]) -> T:
         """One element of a non-empty sequence."""
@@ -67,7 +67,7 @@ class Chooser:
 
     def bytes(self, n: int) -> bytes:  # noqa: A003 - the natural name
         """``n`` random bytes."""
-        return bytes(self.int(0, 255) for _ in range(n))
+        return bytes(self.integer(0, 255) for _ in range(n))
 
 
 class RandomChooser(Chooser):
@@ -77,7 +77,7 @@ class RandomChooser(Chooser):
         self.seed = seed
         self._rng = random.Random(seed)
 
-    def int(self, lo: int, hi: int) -> int:  # noqa: A003
+    def integer(self, lo: int, hi: int) -> int:
         return self._rng.randint(lo, hi)
 
     def bytes(self, n: int) -> bytes:  # noqa: A003

@@ -30,22 +30,22 @@ def generate_dumb(ch: Chooser, version: SBPFVersion | None = None, *, max_slots:
         versions: versions to draw from.
     """
     v = version if version is not None else ch.choice(versions)
-    n = ch.int(1, max_slots)
+    n = ch.integer(1, max_slots)
     style = ch.weighted([("bytes", 1), ("opcodes", 3)])
     if style == "bytes":
-        text = ch.bytes(n * INSN_SIZE + (ch.int(1, 7) if ch.chance(1, 20) else 0))
+        text = ch.bytes(n * INSN_SIZE + (ch.integer(1, 7) if ch.chance(1, 20) else 0))
     else:
         valid = [s.opcode for s in decode_table(v) if s is not None]
         out = bytearray()
         for _ in range(n):
-            opc = ch.choice(valid) if ch.chance(7, 8) else ch.int(0, 255)
-            dst = ch.int(0, 10) if ch.chance(7, 8) else ch.int(0, 15)
-            src = ch.int(0, 10) if ch.chance(7, 8) else ch.int(0, 15)
-            off = ch.int(-3, n) if ch.chance(3, 4) else ch.int(-(1 << 15), (1 << 15) - 1)
-            imm = ch.int(-(1 << 31), (1 << 31) - 1) if ch.chance(1, 2) else ch.int(-8, 64)
+            opc = ch.choice(valid) if ch.chance(7, 8) else ch.integer(0, 255)
+            dst = ch.integer(0, 10) if ch.chance(7, 8) else ch.integer(0, 15)
+            src = ch.integer(0, 10) if ch.chance(7, 8) else ch.integer(0, 15)
+            off = ch.integer(-3, n) if ch.chance(3, 4) else ch.integer(-(1 << 15), (1 << 15) - 1)
+            imm = ch.integer(-(1 << 31), (1 << 31) - 1) if ch.chance(1, 2) else ch.integer(-8, 64)
             out += encode_slot(opc, dst, src, off, imm)
         text = bytes(out)
-    budget = ch.weighted([(ch.int(1, 32), 1), (1_000, 3)])
-    return FuzzCase(kind="dumb", version=v, program=text, input=ch.bytes(ch.int(0, 128)),
+    budget = ch.weighted([(ch.integer(1, 32), 1), (1_000, 3)])
+    return FuzzCase(kind="dumb", version=v, program=text, input=ch.bytes(ch.integer(0, 128)),
                     input_writable=not ch.chance(1, 10), budget=budget,
                     heap_size=DEFAULT_HEAP_SIZE)

@@ -223,7 +223,7 @@ def _interesting(ch: Chooser, old: int, width: int, file_size: int) -> int:
     value = ch.choice((0, 1, 2, 3, 4, 7, 8, 0x10, 0x40, 0x38, 0x100, file_size, file_size - 1,
                        file_size + 1, file_size // 2, mask, mask >> 1, (mask >> 1) + 1,
                        old + 1, old - 1, old + 8, old - 8, old * 2, old ^ (1 << ch.below(8 * width)),
-                       ch.int(0, mask), 0x1_0000_0000, 0x1_0000_0000 - 1, 0x2_0000_0000))
+                       ch.integer(0, mask), 0x1_0000_0000, 0x1_0000_0000 - 1, 0x2_0000_0000))
     return value & mask
 
 
@@ -244,7 +244,7 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
                         ("entry", 4), ("text", 4), ("truncate", 1), ("append", 1),
                         ("insert", 1), ("version", 1), ("strings", 1)])
     if not buf:
-        buf += ch.bytes(ch.int(1, 64))
+        buf += ch.bytes(ch.integer(1, 64))
         return "fill"
     if what == "flip":
         off = ch.below(len(buf)) if ch.chance(1, 2) else ch.below(min(len(buf), 0x40 + 64))
@@ -253,7 +253,7 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
         return f"flip {off:#x}.{bit}"
     if what == "byte":
         off = ch.below(len(buf))
-        buf[off] = ch.choice((0, 0xFF, 0x7F, 0x80, ch.int(0, 255)))
+        buf[off] = ch.choice((0, 0xFF, 0x7F, 0x80, ch.integer(0, 255)))
         return f"byte {off:#x}"
     if what == "ehdr":
         off, width = ch.choice(_EHDR_FIELDS)
@@ -289,8 +289,8 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
         how = ch.choice(("insn", "imm", "off", "regs"))
         if how == "insn":
             valid = [s.opcode for s in decode_table(lay.version) if s is not None]
-            new = encode_slot(ch.choice(valid), ch.int(0, 10), ch.int(0, 10),
-                              ch.int(-8, 8), ch.int(-(1 << 31), (1 << 31) - 1))
+            new = encode_slot(ch.choice(valid), ch.integer(0, 10), ch.integer(0, 10),
+                              ch.integer(-8, 8), ch.integer(-(1 << 31), (1 << 31) - 1))
             if slot + INSN_SIZE <= len(buf):
                 buf[slot:slot + INSN_SIZE] = new
         elif how == "imm":
@@ -298,7 +298,7 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
         elif how == "off":
             _write(buf, slot + 2, 2, _interesting(ch, _read(buf, slot + 2, 2), 2, len(buf)))
         else:
-            value = ch.int(0, 255)
+            value = ch.integer(0, 255)
             if slot + 1 < len(buf):
                 buf[slot + 1] = value
         return f"text {slot:#x} {how}"
@@ -307,11 +307,11 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
         del buf[cut:]
         return f"truncate {cut:#x}"
     if what == "append":
-        buf += ch.bytes(ch.int(1, 256))
+        buf += ch.bytes(ch.integer(1, 256))
         return "append"
     if what == "insert":
         at = ch.below(len(buf))
-        buf[at:at] = ch.bytes(ch.choice((1, 4, 8, ch.int(1, 64))))
+        buf[at:at] = ch.bytes(ch.choice((1, 4, 8, ch.integer(1, 64))))
         return f"insert {at:#x}"
     if what == "version":
         _write(buf, 0x30, 4, ch.choice((0, 1, 2, 3, 4, 5, 0x20, 0xFFFF_FFFF)))
@@ -320,7 +320,7 @@ def _mutate_once(ch: Chooser, buf: bytearray, lay: _Layout) -> str:
     if strtabs:
         off, size = ch.choice(strtabs)
         pos = off + ch.below(size)
-        value = ch.choice((0, 0x2E, 0xFF, ch.int(0x20, 0x7E)))
+        value = ch.choice((0, 0x2E, 0xFF, ch.integer(0x20, 0x7E)))
         if pos < len(buf):  # an earlier mutation may have cut the file
             buf[pos] = value
         return f"strings {pos:#x}"
@@ -345,5 +345,5 @@ def mutate_elf(ch: Chooser, seeds: list[ElfSeed]) -> FuzzCase:
     version = SBPFVersion(lay.version)
     return FuzzCase(kind="elf", version=version, program=bytes(buf),
                     program_kind="obj" if seed.is_object else "elf",
-                    input=ch.bytes(ch.choice((0, 8, 64, ch.int(0, 512)))),
-                    budget=ch.choice((1_000, 5_000, ch.int(1, 200))), note=" ".join(notes))
+                    input=ch.bytes(ch.choice((0, 8, 64, ch.integer(0, 512)))),
+                    budget=ch.choice((1_000, 5_000, ch.integer(1, 200))), note=" ".join(notes))

@@ -217,8 +217,8 @@ class _Gen:
         self.extra_functions: list[tuple[str, int]] = []
         self.current_function = -1
         self.heap_size = ch.weighted([(DEFAULT_HEAP_SIZE, 8), (0, 1), (1024, 1),
-                                      (2 * DEFAULT_HEAP_SIZE, 1), (ch.int(1, 4100), 2)])
-        self.input_len = 80 + ch.int(0, 176)
+                                      (2 * DEFAULT_HEAP_SIZE, 1), (ch.integer(1, 4100), 2)])
+        self.input_len = 80 + ch.integer(0, 176)
         self.config = Config(heap_size=self.heap_size)
         self.syscalls = solana_syscalls()
         self.loop_depth = 0
@@ -234,17 +234,17 @@ class _Gen:
         return self.ch.choice(free)
 
     def reg_any(self) -> int:
-        return self.ch.int(0, FRAME_PTR_REG)
+        return self.ch.integer(0, FRAME_PTR_REG)
 
     def imm32(self) -> int:
         if self.ch.chance(1, 2):
             return self.ch.choice(INTERESTING_IMM32)
-        return self.ch.int(I32_MIN, I32_MAX)
+        return self.ch.integer(I32_MIN, I32_MAX)
 
     def u64(self) -> int:
         if self.ch.chance(1, 2):
             return self.ch.choice(INTERESTING_U64)
-        return self.ch.int(0, U64)
+        return self.ch.integer(0, U64)
 
     def emit(self, spec: OpSpec, **fields: object) -> None:
         item = _Item(spec, **fields)  # type: ignore[arg-type]
@@ -267,15 +267,15 @@ class _Gen:
             Form.CALL_IMM: {"imm", "src"}, Form.CALL_REG: {field}, Form.EXIT: set(),
         }[form]
         if "src" not in used:
-            item.src = ch.int(0, FRAME_PTR_REG)
+            item.src = ch.integer(0, FRAME_PTR_REG)
         if "off" not in used and item.jump is None:
-            item.off = ch.int(-(1 << 15), (1 << 15) - 1)
+            item.off = ch.integer(-(1 << 15), (1 << 15) - 1)
         if "imm" not in used and item.addr is None and item.call is None:
-            item.imm = ch.int(I32_MIN, I32_MAX)
+            item.imm = ch.integer(I32_MIN, I32_MAX)
         if "dst" not in used:
-            item.dst = ch.int(0, 9)  # dst = r10 is rejected outside stores
+            item.dst = ch.integer(0, 9)  # dst = r10 is rejected outside stores
         if form is Form.LDDW:
-            item.tail = (ch.int(0, 15), ch.int(0, 15), ch.int(-(1 << 15), (1 << 15) - 1))
+            item.tail = (ch.integer(0, 15), ch.integer(0, 15), ch.integer(-(1 << 15), (1 << 15) - 1))
 
     def mov_imm(self, reg: int, imm: int) -> None:
         self.emit(self.spec(Op.MOV, Form.ALU_IMM), dst=reg, imm=imm)
@@ -302,7 +302,7 @@ class _Gen:
         """An immediate the verifier accepts for ``spec``."""
         rule = spec.rule
         if rule is VerifyRule.SHIFT_IMM:
-            return self.ch.int(0, spec.width - 1)
+            return self.ch.integer(0, spec.width - 1)
         if rule is VerifyRule.ENDIAN_IMM:
             return self.ch.choice((16, 32, 64))
         imm = self.imm32()
@@ -322,31 +322,31 @@ class _Gen:
                               ("unmapped", 2), ("null", 1)])
         stack_span = self.config.stack_size * (2 if self.config.stack_gaps(self.v) else 1)
         if region == "stack":
-            return MM_STACK_START + ch.int(0, stack_span + 64)
+            return MM_STACK_START + ch.integer(0, stack_span + 64)
         if region == "fp":
-            return self.frame_pointer() - ch.int(-16, self.config.stack_frame_size + 16)
+            return self.frame_pointer() - ch.integer(-16, self.config.stack_frame_size + 16)
         if region == "heap":
             edge = ch.choice((0, 1, 2, 4, 8, 9))
             return MM_HEAP_START + (self.heap_size - edge if ch.chance(1, 3) and self.heap_size
-                                    else ch.int(0, max(self.heap_size, 1) + 8))
+                                    else ch.integer(0, max(self.heap_size, 1) + 8))
         if region == "input":
             edge = ch.choice((0, 1, 2, 4, 8, 9))
             return MM_INPUT_START + (self.input_len - edge if ch.chance(1, 3)
-                                     else ch.int(0, self.input_len + 8))
+                                     else ch.integer(0, self.input_len + 8))
         if region == "ro":
             base = 0 if self.v.enable_lower_rodata_vaddr else MM_PROGRAM_START
-            return base + ch.int(0, self.opts.max_insns * INSN_SIZE + 64)
+            return base + ch.integer(0, self.opts.max_insns * INSN_SIZE + 64)
         if region == "program":
-            return MM_PROGRAM_START + ch.int(0, self.opts.max_insns * INSN_SIZE + 64)
+            return MM_PROGRAM_START + ch.integer(0, self.opts.max_insns * INSN_SIZE + 64)
         if region == "gap":
             frame = self.config.stack_frame_size
-            return MM_STACK_START + frame * (2 * ch.int(0, 4) + 1) + ch.int(0, frame - 1)
+            return MM_STACK_START + frame * (2 * ch.integer(0, 4) + 1) + ch.integer(0, frame - 1)
         if region == "below_stack":
-            return MM_STACK_START - ch.int(1, 2 * self.config.stack_frame_size + 16)
+            return MM_STACK_START - ch.integer(1, 2 * self.config.stack_frame_size + 16)
         if region == "unmapped":
             return ch.choice((0x5_0000_0000, 0x6_0000_0010, U64 - 7, I64_MIN_U,
                               I64_MIN_U - 8, 0x4_FFFF_FFFF, MM_INPUT_START - 8))
-        return ch.int(0, 16)
+        return ch.integer(0, 16)
 
     def pointer_into(self, reg: int, size_hint: int = 8) -> None:
         """``reg`` = an address (mostly a valid one for ``size_hint`` bytes)."""
@@ -354,12 +354,12 @@ class _Gen:
         if ch.chance(2, 3):
             choice = ch.choice(("fp", "heap", "input"))
             if choice == "fp":
-                addr = self.frame_pointer() - ch.int(size_hint, max(size_hint, 512))
+                addr = self.frame_pointer() - ch.integer(size_hint, max(size_hint, 512))
                 addr -= addr % 8 if ch.chance(3, 4) else 0
             elif choice == "heap" and self.heap_size >= size_hint:
-                addr = MM_HEAP_START + ch.int(0, self.heap_size - size_hint)
+                addr = MM_HEAP_START + ch.integer(0, self.heap_size - size_hint)
             else:
-                addr = MM_INPUT_START + ch.int(0, max(0, self.input_len - size_hint))
+                addr = MM_INPUT_START + ch.integer(0, max(0, self.input_len - size_hint))
         else:
             addr = self.address()
         self.load_imm64(reg, addr)
@@ -426,7 +426,7 @@ class _Gen:
         ch = self.ch
         spec = ch.choice(self.idx.mem)
         base = self.reg_w()
-        off = ch.int(-64, 64) if ch.chance(3, 4) else ch.int(-(1 << 15), (1 << 15) - 1)
+        off = ch.integer(-64, 64) if ch.chance(3, 4) else ch.integer(-(1 << 15), (1 << 15) - 1)
         addr = self.address()
         self.load_imm64(base, addr - off)
         self._access(spec, base, off)
@@ -436,9 +436,9 @@ class _Gen:
         spec = ch.choice(self.idx.mem)
         frame = self.config.stack_frame_size
         if ch.chance(3, 4):
-            off = -ch.int(1, frame // 8) * ch.choice((1, 8)) if ch.chance(3, 4) else -ch.int(1, frame)
+            off = -ch.integer(1, frame // 8) * ch.choice((1, 8)) if ch.chance(3, 4) else -ch.integer(1, frame)
         else:
-            off = ch.int(-frame - 64, frame + 64)
+            off = ch.integer(-frame - 64, frame + 64)
         self._access(spec, FRAME_PTR_REG, max(-(1 << 15), min((1 << 15) - 1, off)))
 
     def _access(self, spec: OpSpec, base: int, off: int) -> None:
@@ -454,9 +454,9 @@ class _Gen:
         spec = self.ch.choice(self.idx.cond_jumps)
         if spec.form is Form.JUMP_IMM:
             # The verifier rejects dst = r10 in every non-store instruction, jumps too.
-            self.emit(spec, dst=self.ch.int(0, 9), imm=self.imm32(), jump=target)
+            self.emit(spec, dst=self.ch.integer(0, 9), imm=self.imm32(), jump=target)
         else:
-            self.emit(spec, dst=self.ch.int(0, 9), src=self.reg_any(), jump=target)
+            self.emit(spec, dst=self.ch.integer(0, 9), src=self.reg_any(), jump=target)
 
     def t_branch(self, depth: int) -> None:
         end = self.b.new_label()
@@ -464,7 +464,7 @@ class _Gen:
             self.emit(self.spec(Op.JA, Form.JA), jump=end)
         else:
             self._cond_jump(end)
-        self.body(self.ch.int(1, 4), depth + 1)
+        self.body(self.ch.integer(1, 4), depth + 1)
         self.b.place(end)
 
     def t_loop(self, depth: int) -> None:
@@ -475,12 +475,12 @@ class _Gen:
         free = [r for r in range(6, 10) if r not in self.reserved] or \
             [r for r in range(10) if r not in self.reserved]
         counter = ch.choice(free)
-        self.mov_imm(counter, ch.int(1, 6))
+        self.mov_imm(counter, ch.integer(1, 6))
         top = self.b.new_label()
         self.b.place(top)
         self.reserved.add(counter)
         self.loop_depth += 1
-        self.body(ch.int(1, 4), depth + 1)
+        self.body(ch.integer(1, 4), depth + 1)
         self.loop_depth -= 1
         self.reserved.discard(counter)
         self.emit(self.spec(Op.ADD, Form.ALU_IMM), dst=counter, imm=-1)
@@ -500,7 +500,7 @@ class _Gen:
             self.load_imm64(self.reg_w(), self.u64())
         elif len(self.b.items) > first_body:
             label, delta = self.b.new_label(), 0
-            self.b.labels[label] = ch.int(first_body, len(self.b.items) - 1)
+            self.b.labels[label] = ch.integer(first_body, len(self.b.items) - 1)
         else:
             self.t_alu()
             return
@@ -529,7 +529,7 @@ class _Gen:
         what = ch.weighted([("function", 4), ("unaligned", 2), ("lddw_tail", 2),
                             ("past_end", 2), ("below", 1), ("body", 2), ("register", 1)])
         if what in ("function", "unaligned") and self.functions:
-            delta = 0 if what == "function" else ch.int(1, 7)
+            delta = 0 if what == "function" else ch.integer(1, 7)
             self.load_text_addr(reg, ch.choice(self.functions), delta)
         elif what == "lddw_tail" and self.idx.has(Op.LDDW, Form.LDDW):
             here = self.b.new_label()
@@ -555,14 +555,14 @@ class _Gen:
         if self.v.static_syscalls:
             kind = ch.choice(("unknown_syscall", "outside", "bad_src"))
             if kind == "unknown_syscall":
-                self.emit(spec, src=0, imm=ch.int(I32_MIN, I32_MAX))
+                self.emit(spec, src=0, imm=ch.integer(I32_MIN, I32_MAX))
             elif kind == "outside":
                 self.emit(spec, src=1, imm=ch.choice((1000, -1000, I32_MAX, I32_MIN)))
             else:
-                self.emit(spec, src=ch.int(2, 10), imm=ch.int(-4, 4))
+                self.emit(spec, src=ch.integer(2, 10), imm=ch.integer(-4, 4))
         else:
-            self.emit(spec, src=ch.choice((0, 1)), imm=ch.choice((ch.int(I32_MIN, I32_MAX),
-                                                                  ch.int(1, 40))))
+            self.emit(spec, src=ch.choice((0, 1)), imm=ch.choice((ch.integer(I32_MIN, I32_MAX),
+                                                                  ch.integer(1, 40))))
 
     def t_syscall(self) -> None:
         ch = self.ch
@@ -571,26 +571,26 @@ class _Gen:
         if syscall is None:  # pragma: no cover - the registry is TBPF's own
             raise InternalError(f"core syscall {name} missing")
         if name in ("sol_memcpy_", "sol_memmove_"):
-            n = ch.choice((0, 1, 8, 16, ch.int(0, 64), 300, U64))
+            n = ch.choice((0, 1, 8, 16, ch.integer(0, 64), 300, U64))
             self.pointer_into(1, 64)
             if ch.chance(1, 4):
                 self.emit(self.spec(Op.MOV, Form.ALU_REG), dst=2, src=1)
-                self.emit(self.spec(Op.ADD, Form.ALU_IMM), dst=2, imm=ch.int(-8, 8))
+                self.emit(self.spec(Op.ADD, Form.ALU_IMM), dst=2, imm=ch.integer(-8, 8))
             else:
                 self.pointer_into(2, 64)
             self.load_imm64(3, n)
         elif name == "sol_memset_":
             self.pointer_into(1, 64)
             self.mov_imm(2, self.imm32())
-            self.load_imm64(3, ch.choice((0, 1, 7, 32, ch.int(0, 64), 5000, U64)))
+            self.load_imm64(3, ch.choice((0, 1, 7, 32, ch.integer(0, 64), 5000, U64)))
         elif name == "sol_memcmp_":
             self.pointer_into(1, 32)
             self.pointer_into(2, 32)
-            self.mov_imm(3, ch.choice((0, 1, 8, 32, ch.int(0, 40))))
+            self.mov_imm(3, ch.choice((0, 1, 8, 32, ch.integer(0, 40))))
             self.pointer_into(4, 4)
         elif name in ("sol_log_", "sol_set_return_data"):
             self.pointer_into(1, 16)
-            self.mov_imm(2, ch.choice((0, 1, 5, 16, ch.int(0, 40), 2000)))
+            self.mov_imm(2, ch.choice((0, 1, 5, 16, ch.integer(0, 40), 2000)))
         elif name == "sol_panic_":
             self.pointer_into(1, 8)
             self.mov_imm(2, ch.choice((0, 3, 8)))
@@ -617,10 +617,10 @@ class _Gen:
             self.pointer_into(scratch, 16)
             self.emit(stdw, dst=FRAME_PTR_REG, src=scratch, off=-64 + 16 * i)
             self.emit(st_imm, dst=FRAME_PTR_REG, off=-56 + 16 * i,
-                      imm=ch.choice((0, 1, 16, 32, ch.int(0, 64), -1)))
+                      imm=ch.choice((0, 1, 16, 32, ch.integer(0, 64), -1)))
         self.emit(self.spec(Op.MOV, Form.ALU_REG), dst=1, src=FRAME_PTR_REG)
         self.emit(self.spec(Op.ADD, Form.ALU_IMM), dst=1, imm=ch.choice((-64, -64, -60)))
-        self.mov_imm(2, count if ch.chance(7, 8) else ch.int(0, 30000))
+        self.mov_imm(2, count if ch.chance(7, 8) else ch.integer(0, 30000))
         self.emit(self.spec(Op.MOV, Form.ALU_REG), dst=3, src=FRAME_PTR_REG)
         self.emit(self.spec(Op.ADD, Form.ALU_IMM), dst=3, imm=ch.choice((-32, -31, -128)))
 
@@ -629,7 +629,7 @@ class _Gen:
         if spec.rule is not VerifyRule.STACK_BUMP:
             self.t_stack()
             return
-        self.emit(spec, dst=FRAME_PTR_REG, imm=64 * self.ch.int(-16, 2))
+        self.emit(spec, dst=FRAME_PTR_REG, imm=64 * self.ch.integer(-16, 2))
 
     def t_exit(self) -> None:
         self.emit(self.spec(Op.EXIT, Form.EXIT))
@@ -691,8 +691,8 @@ class _Gen:
 
     def program(self) -> tuple[bytes, tuple[int, ...]]:
         ch = self.ch
-        target = ch.int(self.opts.min_insns, self.opts.max_insns)
-        n_functions = ch.int(0, self.opts.max_functions)
+        target = ch.integer(self.opts.min_insns, self.opts.max_insns)
+        n_functions = ch.integer(0, self.opts.max_functions)
         self.functions = [f"F{i}" for i in range(n_functions)]
         ldxdw = self.spec(Op.LDX, Form.LOAD, 64, 8)
         for reg in (0, 2, 3, 4, 5, 6, 7, 8, 9, 1):  # r1 (the input pointer) last
@@ -724,7 +724,7 @@ class _Gen:
     def input_bytes(self) -> bytes:
         ch = self.ch
         head = b"".join(
-            (self.u64() if ch.chance(1, 2) else ch.int(0, 64)).to_bytes(8, "little")
+            (self.u64() if ch.chance(1, 2) else ch.integer(0, 64)).to_bytes(8, "little")
             for _ in range(10))
         return head + ch.bytes(self.input_len - len(head))
 
@@ -755,7 +755,7 @@ def generate_smart(ch: Chooser, version: SBPFVersion | None = None,
     except VerifierError as err:  # pragma: no cover - a generator bug
         raise InternalError(f"smart generator produced an unverifiable {v.label} program: "
                             f"{err.kind}: {err}") from err
-    budget = ch.weighted([(ch.int(1, 64), 2), (ch.int(65, 2_000), 2), (20_000, 6)])
+    budget = ch.weighted([(ch.integer(1, 64), 2), (ch.integer(65, 2_000), 2), (20_000, 6)])
     registers: tuple[tuple[int, int], ...] = ()
     if ch.chance(1, 12):
         # Preset registers (the API allows it): r0/r2..r9 are overwritten by the

@@ -27,7 +27,7 @@ class DrawChooser(Chooser):
     def __init__(self, draw: Callable[[Any], Any]) -> None:
         self.draw = draw
 
-    def int(self, lo: int, hi: int) -> int:  # noqa: A003
+    def integer(self, lo: int, hi: int) -> int:
         return int(self.draw(st.integers(lo, hi)))
 
     def bytes(self, n: int) -> bytes:  # noqa: A003
