@@ -46,7 +46,7 @@ import time
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -94,6 +94,11 @@ class JitConfig:
             is run repeatedly), ``"fast"`` (tier 0 only) or ``"optimized"`` (compile O2
             before the first run).
         tier_up_runs: runs after which ``auto`` compiles the optimized tier.
+        tier_up_compute_units: compute units executed on the fast tier after which
+            ``auto`` compiles the optimized tier (a long-running program tiers up sooner).
+        tier_up_in_process: run the optimized compile on a thread of this process
+            instead of a helper process (it then holds LLVM's lock, stalling other
+            compiles, for the whole O2 pipeline).
         cache_dir: on-disk code cache (``None`` disables it).
         max_programs: compiled programs kept in process (LRU).
         links_per_generation: links before a fresh LLJIT instance is started.
@@ -101,7 +106,9 @@ class JitConfig:
     """
 
     tier: str = field(default_factory=lambda: os.environ.get("TBPF_JIT_TIER", "auto"))
-    tier_up_runs: int = 2
+    tier_up_runs: int = 4
+    tier_up_compute_units: int = 5_000_000
+    tier_up_in_process: bool = False
     cache_dir: Path | None = field(default_factory=_default_cache_dir)
     max_programs: int = 256
     links_per_generation: int = 1000
@@ -467,6 +474,7 @@ class JitProgram:
         self.key = key
         self.stats = CompileStats()
         self.runs = 0
+        self.fast_tier_units = 0
         self.lock = threading.Lock()
         self.tier_up_started = False
         self.ctx_words = abi.ctx_words(exe.config.max_call_depth)
@@ -521,10 +529,13 @@ class JitProgram:
         self.stats.cache_hit[tier] = True
         return code
 
-    def _build(self, tier: int) -> _NativeCode:
+    def _build(self, tier: int,
+               compiler: "Callable[[str, int, JitConfig, str], bytes] | None" = None
+               ) -> _NativeCode:
         lowered = self.lowered(tier)
         t0 = time.perf_counter()
-        obj = codegen().compile(lowered.ir, tier, self.engine.config, self.key[:16])
+        compile_ir = compiler if compiler is not None else codegen().compile
+        obj = compile_ir(lowered.ir, tier, self.engine.config, self.key[:16])
         t1 = time.perf_counter()
         code = _NativeCode(obj, tier, self.engine.config.links_per_generation)
         self.stats.compile_s[tier] = t1 - t0
@@ -538,18 +549,24 @@ class JitProgram:
             self.engine.disk_cache.put(self._cache_key(tier), meta + obj)
         return code
 
-    def note_run(self) -> None:
-        """Count a run and start the optimized tier when the program proves hot."""
+    def note_run(self, compute_units: int) -> None:
+        """Count a run and start the optimized tier once the program proves hot: run
+        ``tier_up_runs`` times, or ``tier_up_compute_units`` executed on the fast tier."""
         self.runs += 1
-        if (self.engine.config.tier == "auto" and self.code.tier == TIER_FAST
-                and self.runs >= self.engine.config.tier_up_runs and not self.tier_up_started):
+        self.fast_tier_units += compute_units
+        config = self.engine.config
+        if (config.tier == "auto" and self.code.tier == TIER_FAST and not self.tier_up_started
+                and (self.runs >= config.tier_up_runs
+                     or self.fast_tier_units >= config.tier_up_compute_units)):
             self.tier_up_started = True
             self.engine.background.submit(self)
 
-    def tier_up(self) -> None:
-        """Compile the optimized tier and swap it in (called on the background thread)."""
+    def tier_up(self, compiler: "Callable[[str, int, JitConfig, str], bytes] | None" = None
+                ) -> None:
+        """Compile the optimized tier and swap it in (called on the background thread;
+        ``compiler`` runs LLVM in a helper process when one is available)."""
         try:
-            code = self._build(TIER_OPTIMIZED)
+            code = self._build(TIER_OPTIMIZED, compiler)
         except Exception:  # noqa: BLE001 - keep running on tier 0; the error is recorded
             self.engine.tier_up_failures += 1
             return
@@ -569,13 +586,30 @@ class JitProgram:
         return True
 
 
-class _Background:
-    """One daemon thread compiling optimized tiers in submission order."""
+def _compile_in_helper(ir: str, tier: int, dump_ir: str | None, dump_asm: str | None,
+                       name: str) -> bytes:
+    """Entry point of the compile helper process: IR text in, object bytes out."""
+    config = JitConfig(cache_dir=None, dump_ir=dump_ir, dump_asm=dump_asm)
+    return codegen().compile(ir, tier, config, name)
 
-    def __init__(self) -> None:
+
+class _Background:
+    """Optimized-tier compiles in submission order, off the caller's thread.
+
+    LLVM work holds llvmlite's process-wide lock for a whole pass pipeline (seconds for a
+    big program at O2), which would stall every other compile in the process (a new
+    program's fast tier included). So the O2 pipeline runs in one helper process
+    (spawned on first use); this thread only lowers, ships the IR, and links the object
+    it gets back (a fraction of a millisecond under the lock). If a helper process
+    cannot be started, the compile runs on this thread instead.
+    """
+
+    def __init__(self, use_process: bool = True) -> None:
         self.queue: queue.Queue[JitProgram] = queue.Queue()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.use_process = use_process
+        self.pool: Any = None
 
     def submit(self, program: JitProgram) -> None:
         with self.lock:
@@ -585,10 +619,36 @@ class _Background:
                 self.thread.start()
         self.queue.put(program)
 
+    def _compiler(self) -> "Callable[[str, int, JitConfig, str], bytes] | None":
+        if not self.use_process:
+            return None
+        if self.pool is None:
+            try:
+                import concurrent.futures
+                import multiprocessing
+                self.pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            except (OSError, ValueError, ImportError):
+                self.use_process = False
+                return None
+        pool = self.pool
+
+        def compile_remote(ir: str, tier: int, config: JitConfig, name: str) -> bytes:
+            try:
+                return pool.submit(_compile_in_helper, ir, tier, config.dump_ir,
+                                   config.dump_asm, name).result()
+            except JITError:
+                raise
+            except Exception:  # noqa: BLE001 - a broken helper: compile here instead
+                self.use_process = False
+                self.pool = None
+                return codegen().compile(ir, tier, config, name)
+        return compile_remote
+
     def _work(self) -> None:
         while True:
             program = self.queue.get()
-            program.tier_up()
+            program.tier_up(self._compiler())
 
 
 # ======================================================================================
@@ -729,7 +789,7 @@ class JitEngine:
         self._by_identity: dict[tuple[Executable, SyscallRegistry, LoweringOptions],
                                 JitProgram] = {}
         self.lock = threading.Lock()
-        self.background = _Background()
+        self.background = _Background(use_process=not self.config.tier_up_in_process)
         self.tier_up_failures = 0
         self.handovers = 0
         from interp.interpreter import Interpreter
@@ -791,9 +851,9 @@ class JitEngine:
             return self.interpreter.execute(exe, memory, state, ctx, syscalls)
         trusted = state.registers[10] == config.initial_frame_pointer(exe.version)
         program = self.program(exe, syscalls, LoweringOptions(trust_frame_pointer=trusted))
-        program.note_run()
         code = program.code
         initial = list(state.registers)
+        initial_remaining = state.remaining
         run_id = next(_RUN_IDS)
         words = np.zeros(program.ctx_words, dtype=np.uint64)
         words[:abi.CTX_STACK_LIMIT + 1] = (*state.registers, state.pc, state.remaining, 0, 0,
@@ -828,6 +888,7 @@ class JitEngine:
         state.pc = pc
         state.frames = frames  # type: ignore[assignment]
         ctx.remaining = state.remaining
+        program.note_run(max(0, initial_remaining - state.remaining))
         if status == abi.STATUS_EXIT:
             return regs[0]
         if status == abi.STATUS_BAIL:

@@ -15,7 +15,7 @@ Design (SBPF_SPEC 12.3, LLVMLITE_NOTES):
 * When a run stops (fault, hand-over, exit at depth 0) the stopping function stores the
   registers it owns and every caller on the way out records its frame; the engine
   rebuilds the full register file and the interpreter's call frames from those records.
-* Guest registers and the meter live in entry-block ``alloca``\ s; the optimized tier
+* Guest registers and the meter live in entry-block allocas; the optimized tier
   promotes them to SSA (SROA/mem2reg) and passes and returns only the registers each
   function needs (:mod:`jit.regflow`).
 * **A basic block per guest block** (``pc_<n>``); leaders are the entry, jump targets,
