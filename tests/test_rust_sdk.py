@@ -36,7 +36,20 @@ def test_crate_has_no_dependencies() -> None:
     assert "platform tools" in (CRATE / "README.md").read_text()
 
 
-@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+def _cargo_usable() -> bool:
+    """cargo is on PATH *and* has a toolchain (a bare rustup proxy without a default
+    toolchain is not a Rust installation)."""
+    if shutil.which("cargo") is None:
+        return False
+    try:
+        return subprocess.run(["cargo", "--version"], capture_output=True, timeout=60,
+                              check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not _cargo_usable(), reason="no usable cargo (not installed, or rustup "
+                                                "without a default toolchain)")
 def test_cargo_check_offline(tmp_path: Path) -> None:
     env = dict(os.environ, CARGO_TARGET_DIR=str(tmp_path / "target"), RUSTFLAGS="-D warnings",
                CARGO_NET_OFFLINE="true")
