@@ -164,7 +164,7 @@ class _Lowerer:
         self.out: list[str] = []
         self.tmp = 0
         self.cur = "entry"
-        self.exit_in: list[tuple[str, str, str, str]] = []  # status, pc, depth, label
+        self.exit_in: list[tuple[str, str, str, int, str]] = []  # status pc depth refund label
         self.cache: dict[int, str] = {}
         self.dirty: set[int] = set()
         self.has_exit = False
@@ -216,28 +216,21 @@ class _Lowerer:
         self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {word}")
         return p
 
-    def to_exit(self, status: int | str, pc: int | str, depth: str = "%depth") -> None:
-        """Leave the function through its exit block (state written back to ``ctx``)."""
+    def to_exit(self, status: int | str, pc: int | str, depth: str = "%depth",
+                refund: int = 0) -> None:
+        """Leave the function through its exit block (state written back to ``ctx``),
+        giving back ``refund`` compute units (the unexecuted rest of the block)."""
         self.emit("br label %exit")
-        self.exit_in.append((str(status), str(pc), depth, self.cur))
+        self.exit_in.append((str(status), str(pc), depth, refund, self.cur))
 
-    def fault(self, code: int, pc: int, refund: int, *, block: str | None = None) -> str:
-        """Emit a fault exit block; returns its label."""
-        name = block or f"f{self.tmp + 1}_{pc}"
+    def exit_if(self, cond: str, status: int, pc: int, refund: int) -> None:
+        """If ``cond``: leave with ``status`` at ``pc``; else continue in a new block. The
+        branch goes straight to the exit block (no block of its own: less to compile)."""
         self.tmp += 1
-        self.out.append(f"{name}:")
-        self.cur = name
-        self.refund(refund)
-        self.to_exit(code, pc)
-        return name
-
-    def refund(self, units: int) -> None:
-        if units:
-            a = self.t()
-            b = self.t()
-            self.emit(f"{a} = load i64, ptr %rem")
-            self.emit(f"{b} = add i64 {a}, {units}")
-            self.emit(f"store i64 {b}, ptr %rem")
+        cont = f"c{self.tmp}_{pc}"
+        self.emit(f"br i1 {cond}, label %exit, label %{cont}, !prof !0")
+        self.exit_in.append((str(status), str(pc), "%depth", refund, self.cur))
+        self.label(cont, keep=True)
 
     # --- program structure ----------------------------------------------------------------
     def resolve_call(self, insn: Insn) -> tuple[str, object]:
@@ -443,7 +436,7 @@ class _Lowerer:
         self.emit(f"{lim} = load i64, ptr {limp}")
         self.emit(f"{low} = icmp ult i64 {spi}, {lim}")
         self.emit(f"br i1 {low}, label %exit, label %pc_{entry}, !prof !0")
-        self.exit_in.append((str(abi.STATUS_BAIL), str(entry), "%depth", self.cur))
+        self.exit_in.append((str(abi.STATUS_BAIL), str(entry), "%depth", 0, self.cur))
         count = 0
         for start in blocks:
             if start == self.n_slots:
@@ -483,12 +476,14 @@ class _Lowerer:
             self.emit(f"ret {agg}")
         # The exit: write the state back to ctx and return the status.
         self.label("exit")
-        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, lbl in self.exit_in)
-        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, _d, lbl in self.exit_in)
-        depths = ", ".join(f"[ {d}, %{lbl} ]" for _s, _pc, d, lbl in self.exit_in)
+        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, _r, lbl in self.exit_in)
+        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, _d, _r, lbl in self.exit_in)
+        depths = ", ".join(f"[ {d}, %{lbl} ]" for _s, _pc, d, _r, lbl in self.exit_in)
+        refunds = ", ".join(f"[ {r}, %{lbl} ]" for _s, _pc, _d, r, lbl in self.exit_in)
         self.emit(f"%status = phi i64 {status}")
         self.emit(f"%xpc = phi i64 {pcs}")
         self.emit(f"%xdepth = phi i64 {depths}")
+        self.emit(f"%xrefund = phi i64 {refunds}")
         # Only the registers this function may have changed; the engine takes the others
         # from the callers' frame records (or the initial registers).
         written = self.sets.written[self.fn_entry]
@@ -496,8 +491,9 @@ class _Lowerer:
             v = self.load_reg(r)
             p = self.ctx_ptr(abi.CTX_REGS + r)
             self.emit(f"store i64 {v}, ptr {p}")
-        v = self.t()
-        self.emit(f"{v} = load i64, ptr %rem")
+        left, v = self.t(), self.t()
+        self.emit(f"{left} = load i64, ptr %rem")
+        self.emit(f"{v} = add i64 {left}, %xrefund")
         for word, val in ((abi.CTX_REMAINING, v), (abi.CTX_DEPTH, "%xdepth"),
                           (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, str(written))):
             p = self.ctx_ptr(word)
@@ -542,7 +538,7 @@ class _Lowerer:
         self.emit(f"{have} = load i64, ptr %rem")
         self.emit(f"{ok} = icmp uge i64 {have}, {cost}")
         self.emit(f"br i1 {ok}, label %pay_{start}, label %exit, !prof !1")
-        self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", self.cur))
+        self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", 0, self.cur))
         self.label(f"pay_{start}", keep=True)
         left = self.t()
         self.emit(f"{left} = sub i64 {have}, {cost}")
@@ -714,11 +710,7 @@ class _Lowerer:
 
     def guard(self, cond: str, code: int, pc: int, refund: int) -> None:
         """If ``cond``: fault with ``code`` at ``pc``; else continue."""
-        self.tmp += 1
-        fail, cont = f"g{self.tmp}_{pc}", f"c{self.tmp}_{pc}"
-        self.emit(f"br i1 {cond}, label %{fail}, label %{cont}, !prof !0")
-        self.fault(code, pc, refund, block=fail)
-        self.label(cont, keep=True)
+        self.exit_if(cond, code, pc, refund)
 
     def endian(self, insn: Insn) -> None:
         spec = insn.spec
@@ -800,17 +792,12 @@ class _Lowerer:
         """Call ``@tbpf_translate_slow``; on failure record the fault and leave. Continues
         in ``join``; returns the pointer value."""
         ptr, ok = self.t(), self.t()
-        self.emit(f"{ptr} = call ptr @tbpf_translate_slow(ptr %regions, i64 {addr}, "
+        self.emit(f"{ptr} = call ptr @tbpf_translate_slow(ptr %ctx, ptr %regions, i64 {addr}, "
                   f"i64 {size}, i1 {'true' if store else 'false'})")
         self.emit(f"{ok} = icmp ne ptr {ptr}, null")
-        bad = f"{join}x"
-        self.emit(f"br i1 {ok}, label %{join}, label %{bad}, !prof !1")
-        # The fault exit: record what failed; Python builds the exact error.
-        self.label(bad, keep=True)
-        self.emit(f"call void @tbpf_record_fault(ptr %ctx, i64 {addr}, i64 {size}, "
-                  f"i64 {1 if store else 0})")
-        self.refund(refund)
-        self.to_exit(abi.STATUS_MEMORY_FAULT, pc)
+        # On failure the helper has recorded what failed; Python builds the exact error.
+        self.emit(f"br i1 {ok}, label %{join}, label %exit, !prof !1")
+        self.exit_in.append((str(abi.STATUS_MEMORY_FAULT), str(pc), "%depth", refund, self.cur))
         return ptr
 
     def translate_call(self, addr: str, size: int, store: bool, pc: int, refund: int) -> str:
@@ -898,7 +885,8 @@ class _Lowerer:
             self.store_reg(insn.dst, v)
 
     def cold_helpers(self) -> str:
-        """Out-of-line helpers for cold paths (kept small in every caller)."""
+        """``@tbpf_write_frame``: the frame record, out of line (it is only written when a
+        run leaves compiled code below a call)."""
         names = [f"r{r}" for r in range(11)] + ["ret", "mask"]
         frame = ["define internal void @tbpf_write_frame(ptr noalias %ctx, i64 %depth, "
                  "i64 %mask, " + ", ".join(f"i64 %r{r}" for r in range(11))
@@ -910,15 +898,7 @@ class _Lowerer:
                       f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 %i{k}",
                       f"  store i64 %{name}, ptr %p{k}"]
         frame += ["  ret void", "}", ""]
-        fault = ["define internal void @tbpf_record_fault(ptr noalias %ctx, i64 %addr, "
-                 "i64 %size, i64 %access) cold noinline nounwind {", "entry:"]
-        for k, (word, name) in enumerate(((abi.CTX_FAULT_ADDR, "addr"),
-                                          (abi.CTX_FAULT_SIZE, "size"),
-                                          (abi.CTX_FAULT_ACCESS, "access"))):
-            fault += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {word}",
-                      f"  store i64 %{name}, ptr %p{k}"]
-        fault += ["  ret void", "}", ""]
-        return "\n".join(frame + fault) + "\n"
+        return "\n".join(frame) + "\n"
 
     def memory_helpers(self) -> str:
         """``@tbpf_translate_slow`` (every rule of SBPF_SPEC 4.2-4.3, out of line) and
@@ -932,8 +912,9 @@ class _Lowerer:
         """
         w = abi.REGION_WORDS
         slow = "\n".join([
-            "define internal ptr @tbpf_translate_slow(ptr noalias readonly %regions, "
-            "i64 %addr, i64 %size, i1 %store) noinline nounwind {",
+            "define internal ptr @tbpf_translate_slow(ptr noalias %ctx, "
+            "ptr noalias readonly %regions, i64 %addr, i64 %size, i1 %store) "
+            "noinline nounwind {",
             "entry:",
             "  %idx = lshr i64 %addr, 32",
             f"  %inr = icmp ult i64 %idx, {abi.NUM_REGION_SLOTS}",
@@ -976,9 +957,18 @@ class _Lowerer:
             "  %ok = and i1 %c1, %c2",
             "  %ha = add i64 %host, %h",
             "  %p = inttoptr i64 %ha to ptr",
-            "  %r = select i1 %ok, ptr %p, ptr null",
-            "  ret ptr %r",
+            "  br i1 %ok, label %good, label %bad",
+            "good:",
+            "  ret ptr %p",
+            # Record what failed for the engine, which builds the exact error.
             "bad:",
+            "  %fa = getelementptr inbounds i64, ptr %ctx, i64 " + str(abi.CTX_FAULT_ADDR),
+            "  store i64 %addr, ptr %fa",
+            "  %fs = getelementptr inbounds i64, ptr %ctx, i64 " + str(abi.CTX_FAULT_SIZE),
+            "  store i64 %size, ptr %fs",
+            "  %fk = getelementptr inbounds i64, ptr %ctx, i64 " + str(abi.CTX_FAULT_ACCESS),
+            "  %kind = zext i1 %store to i64",
+            "  store i64 %kind, ptr %fk",
             "  ret ptr null",
             "}",
             "",
@@ -1103,11 +1093,9 @@ class _Lowerer:
             res = self.invoke(what, regs, r10n, d1, rem)  # type: ignore[arg-type]
             self.after_call(res, regs, pc, self.sets.returned[what])  # type: ignore[index]
         elif kind == "outside":
-            self.refund(refund)
-            self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc)
+            self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, refund=refund)
         else:
-            self.refund(refund)
-            self.to_exit(int(FaultCode.UNSUPPORTED_INSTRUCTION), pc)
+            self.to_exit(int(FaultCode.UNSUPPORTED_INSTRUCTION), pc, refund=refund)
 
     def syscall(self, insn: Insn, sc: Syscall, refund: int) -> None:
         pc = insn.pc
@@ -1132,13 +1120,7 @@ class _Lowerer:
         fl, failed, bad = self.ctx_ptr(abi.CTX_SYSCALL_FAILED), self.t(), self.t()
         self.emit(f"{failed} = load i64, ptr {fl}")
         self.emit(f"{bad} = icmp ne i64 {failed}, 0")
-        self.tmp += 1
-        fail, cont = f"s{self.tmp}_{pc}f", f"s{self.tmp}_{pc}c"
-        self.emit(f"br i1 {bad}, label %{fail}, label %{cont}, !prof !0")
-        self.label(fail, keep=True)
-        self.refund(refund)
-        self.to_exit(abi.STATUS_SYSCALL_ERROR, pc)
-        self.label(cont, keep=True)
+        self.exit_if(bad, abi.STATUS_SYSCALL_ERROR, pc, refund)
         self.store_reg(0, r0)
         self.emit(f"br label %{self.goto(pc + 1)}")
 
@@ -1164,8 +1146,7 @@ class _Lowerer:
         p = self.ctx_ptr(abi.CTX_FAULT_ADDR)
         self.emit(f"store i64 {addr}, ptr {p}")
         self.store_reg(10, r10n)
-        self.refund(refund)
-        self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, d1)
+        self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, d1, refund)
         self.label(f"{tag}d", keep=True)
         res, st, miss = self.t(), self.t(), self.t()
         args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
