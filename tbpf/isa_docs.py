@@ -9,10 +9,10 @@ operation computes (SBPF_SPEC 2), keyed by :class:`~tbpf.isa.Op`.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from .docgen import generated_file_main
 from .isa import INSN_SIZE, Form, Op, OpSpec, VerifyRule, all_specs
 from .versions import SBPFVersion
 
@@ -200,20 +200,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) ``docs/isa.md``."""
-    parser = argparse.ArgumentParser(prog="python -m tbpf.isa_docs")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    parser.add_argument("--output", type=Path, default=DOC_PATH)
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is stale: run python -m tbpf.isa_docs", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    return 0
+    return generated_file_main("tbpf.isa_docs", DOC_PATH, render, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

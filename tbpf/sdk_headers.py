@@ -26,6 +26,7 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from .docgen import sync
 from .syscall_docs import SOLANA_SYSCALL_DOCS
 from .tos_syscalls import (
     TOS_ALIASES, TOS_CODE_MEANINGS, TOS_COSTS, TOS_LIMITS, TOS_SYSCALL_DOCS, TOS_SYSCALL_NAMES,
@@ -352,18 +353,6 @@ def render_rust() -> str:
     return "\n".join(out)
 
 
-def _sync(path: Path, text: str, check: bool) -> bool:
-    if check:
-        current = path.read_text() if path.exists() else ""
-        if current != text:
-            print(f"{path} is stale: run python -m tbpf.sdk_headers", file=sys.stderr)
-            return False
-        return True
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) the C header and the Rust declarations."""
     parser = argparse.ArgumentParser(prog="python -m tbpf.sdk_headers")
@@ -372,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rust-output", type=Path, default=RUST_PATH,
                         help="the Rust declarations")
     args = parser.parse_args(argv)
-    ok = _sync(args.output, render(), args.check)
-    ok = _sync(args.rust_output, render_rust(), args.check) and ok
+    ok = sync(args.output, render(), args.check, "python -m tbpf.sdk_headers")
+    ok = sync(args.rust_output, render_rust(), args.check, "python -m tbpf.sdk_headers") and ok
     return 0 if ok else 1
 
 

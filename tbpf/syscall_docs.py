@@ -9,11 +9,11 @@ comparison). Every syscall of :func:`tbpf.tos_syscalls.tos_syscalls` must have a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .docgen import generated_file_main
 from .syscalls import SOLANA_COSTS, SyscallRegistry
 from .tos_syscalls import (
     TOS_ALIASES, TOS_CODE_MEANINGS, TOS_COSTS, TOS_LIMITS, TOS_SYSCALL_DOCS, TOS_SYSCALL_NAMES, SyscallDoc, TosCode,
@@ -198,20 +198,7 @@ def render(registry: SyscallRegistry | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) ``docs/syscalls.md``."""
-    parser = argparse.ArgumentParser(prog="python -m tbpf.syscall_docs")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    parser.add_argument("--output", type=Path, default=DOC_PATH)
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is stale: run python -m tbpf.syscall_docs", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    return 0
+    return generated_file_main("tbpf.syscall_docs", DOC_PATH, render, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
