@@ -142,6 +142,20 @@ def _dump_target(var: str) -> str | None:
 _LLVM_LOCK = threading.RLock()
 
 
+def _lowering_digest() -> str:
+    """A digest of the code that decides what a compiled object contains (the lowering
+    and its analyses), so a cached object built by any other revision of TBPF, even one
+    with the same version number, is never reused."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("abi.py", "lowering.py", "provenance.py", "regflow.py", "engine.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:  # pragma: no cover - sources not on disk (zip import)
+            digest.update(f"{name}:{TBPF_VERSION}".encode())
+    return digest.hexdigest()[:16]
+
+
 class Codegen:
     """Process-wide LLVM state: target description and IR → object compilation."""
 
@@ -156,11 +170,12 @@ class Codegen:
             self.cpu = llvm.get_host_cpu_name()
             self.features = llvm.get_host_cpu_features().flatten()
         self.llvm_version = ".".join(map(str, llvm.llvm_version_info))
+        self.lowering = _lowering_digest()
 
     def magic(self) -> str:
         """What a cached object depends on besides the program (target and versions)."""
         return "|".join((self.triple, self.cpu, self.features, self.llvm_version,
-                         TBPF_VERSION, str(abi.ABI_VERSION)))
+                         TBPF_VERSION, str(abi.ABI_VERSION), self.lowering))
 
     def target_machine(self, tier: int) -> Any:
         """A fresh TargetMachine (never shared: LLJIT/MCJIT may take ownership)."""

@@ -62,6 +62,11 @@ __all__ = ["LoweringOptions", "LoweredProgram", "lower", "lowered_forms", "ENTRY
 
 ENTRY_SYMBOL = "tbpf_entry"
 _RET = "%Ret"
+# The region table never changes while compiled code runs (it is built once per memory
+# map, before the call): its loads may be hoisted out of loops and across guest stores
+# and calls, and rematerialized instead of spilled.
+_INVARIANT = ", !invariant.load !2"
+_REGION_BYTES = abi.NUM_REGION_SLOTS * abi.REGION_WORDS * 8
 _RET_TYPE = "{ i64, i64, i64, i64, i64, i64, i64, i64 }"
 """What a guest function returns: status, r0..r5, the meter."""
 STATUS_RETURN = 200
@@ -412,7 +417,7 @@ class _Lowerer:
                         if self.options.precise_registers else {})
         self.out.append(
             f"define internal fastcc {_RET} @f_{entry}(ptr noalias %ctx, "
-            f"ptr noalias readonly %regions, "
+            f"ptr noalias readonly dereferenceable({_REGION_BYTES}) %regions, "
             + ", ".join(f"i64 %a{r}" for r in range(11))
             + ", i64 %rem_in, i64 %depth) nounwind {")
         self.label("entry")
@@ -437,6 +442,7 @@ class _Lowerer:
         self.emit(f"{low} = icmp ult i64 {spi}, {lim}")
         self.emit(f"br i1 {low}, label %exit, label %pc_{entry}, !prof !0")
         self.exit_in.append((str(abi.STATUS_BAIL), str(entry), "%depth", 0, self.cur))
+        self.covers = self.meter_covers(entry, blocks)
         count = 0
         for start in blocks:
             if start == self.n_slots:
@@ -531,26 +537,73 @@ class _Lowerer:
         self.emit(f"ret i64 {abi.STATUS_BAIL}")
         self.out.append("}")
 
-    def meter(self, start: int, cost: int) -> None:
-        """Block entry: pay ``cost`` or hand the run to the interpreter at ``start``."""
+    def meter_covers(self, entry: int, blocks: list[int]) -> dict[int, int]:
+        """How much each block's meter check must see in the budget: its own cost plus
+        what the blocks it alone leads to will charge (their checks are left out).
+
+        A block is checked by its predecessor when that predecessor is its only one
+        inside the function, it is no entry (the function's own or one another function
+        or the root can jump to), and the predecessor neither calls nor makes a syscall
+        (those charge an unknown amount). The check stays exact: when the budget cannot
+        cover the chain the run is handed to the interpreter at the checking block, which
+        runs the (at most ``cover - 1``) remaining instructions precisely. Chains never
+        cycle: a cycle of single-predecessor blocks could not be reached from ``entry``.
+        Returns ``{start: cover}`` for checked blocks and leaves unchecked ones out."""
+        preds: dict[int, set[int]] = {b: set() for b in blocks}
+        for b in blocks:
+            for succ in set(self.successors(b)):
+                if succ in preds:
+                    preds[succ].add(b)
+        checked_by: dict[int, list[int]] = {}
+        for b in blocks:
+            if (b == entry or b == self.n_slots or b in self.all_entries
+                    or len(preds[b]) != 1):
+                continue
+            (pred,) = preds[b]
+            last = self.blocks[pred][1][-1]
+            assert last.spec is not None
+            if last.spec.form in (Form.CALL_IMM, Form.CALL_REG):
+                continue
+            checked_by.setdefault(pred, []).append(b)
+        elided = {b for chain in checked_by.values() for b in chain}
+        covers: dict[int, int] = {}
+
+        def cover(b: int) -> int:
+            if b not in covers:
+                covers[b] = len(self.blocks[b][1]) + max(
+                    (cover(s) for s in checked_by.get(b, ())), default=0)
+            return covers[b]
+
+        for b in blocks:
+            if b != self.n_slots and b not in elided:
+                cover(b)
+        return {b: c for b, c in covers.items() if b not in elided}
+
+    def meter(self, start: int, cost: int, cover: int | None = None) -> None:
+        """Block entry: pay ``cost`` or hand the run to the interpreter at ``start``.
+
+        ``cover`` (at least ``cost``) is what the check demands; ``None`` means a
+        predecessor's check already covered this block, so it only pays."""
         self.label(f"pc_{start}")
-        have, ok = self.t(), self.t()
+        have = self.t()
         self.emit(f"{have} = load i64, ptr %rem")
-        self.emit(f"{ok} = icmp uge i64 {have}, {cost}")
-        self.emit(f"br i1 {ok}, label %pay_{start}, label %exit, !prof !1")
-        self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", 0, self.cur))
-        self.label(f"pay_{start}", keep=True)
+        if cover is not None:
+            ok = self.t()
+            self.emit(f"{ok} = icmp uge i64 {have}, {cover}")
+            self.emit(f"br i1 {ok}, label %pay_{start}, label %exit, !prof !1")
+            self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", 0, self.cur))
+            self.label(f"pay_{start}", keep=True)
         left = self.t()
         self.emit(f"{left} = sub i64 {have}, {cost}")
         self.emit(f"store i64 {left}, ptr %rem")
 
     def overrun_block(self, n: int) -> None:
-        self.meter(n, 1)
+        self.meter(n, 1, 1)
         self.to_exit(int(FaultCode.EXECUTION_OVERRUN), n)
 
     def block(self, start: int, end: int, block: list[Insn]) -> None:
         cost = len(block)
-        self.meter(start, cost)
+        self.meter(start, cost, self.covers.get(start))
         for j, insn in enumerate(block):
             self.insn(insn, cost - j - 1)
         last = block[-1]
@@ -811,10 +864,10 @@ class _Lowerer:
     def row_check(self, row: str, addr: str, size: int, store: bool) -> tuple[str, str]:
         """``vm_addr - start < limit`` against one region row: (offset, ok)."""
         start, limp, lim, o, ok = (self.t() for _ in range(5))
-        self.emit(f"{start} = load i64, ptr {row}")
+        self.emit(f"{start} = load i64, ptr {row}{_INVARIANT}")
         self.emit(f"{limp} = getelementptr inbounds i64, ptr {row}, "
                   f"i64 {abi.limit_word(size, store)}")
-        self.emit(f"{lim} = load i64, ptr {limp}")
+        self.emit(f"{lim} = load i64, ptr {limp}{_INVARIANT}")
         self.emit(f"{o} = sub i64 {addr}, {start}")
         self.emit(f"{ok} = icmp ult i64 {o}, {lim}")
         return o, ok
@@ -822,7 +875,7 @@ class _Lowerer:
     def row_pointer(self, row: str, o: str) -> str:
         hp, host, ha, p = self.t(), self.t(), self.t(), self.t()
         self.emit(f"{hp} = getelementptr inbounds i64, ptr {row}, i64 {abi.REGION_HOST}")
-        self.emit(f"{host} = load i64, ptr {hp}")
+        self.emit(f"{host} = load i64, ptr {hp}{_INVARIANT}")
         self.emit(f"{ha} = add i64 {host}, {o}")
         self.emit(f"{p} = inttoptr i64 {ha} to ptr")
         return p
@@ -992,7 +1045,7 @@ class _Lowerer:
             lines.append("  %h = add i64 %o, 0")
         lines += [
             f"  %hp = getelementptr inbounds i64, ptr %regions, i64 {stack_row + abi.REGION_HOST}",
-            "  %host = load i64, ptr %hp",
+            "  %host = load i64, ptr %hp" + _INVARIANT,
             "  %ha = add i64 %host, %h",
             "  %p = inttoptr i64 %ha to ptr",
             "  ret ptr %p",
@@ -1202,7 +1255,8 @@ class _Lowerer:
                 "declare i64 @llvm.bswap.i64(i64)\n"
                 "declare ptr @llvm.stacksave.p0()\n"
                 "!0 = !{!\"branch_weights\", i32 1, i32 1048576}\n"
-                "!1 = !{!\"branch_weights\", i32 1048576, i32 1}\n")
+                "!1 = !{!\"branch_weights\", i32 1048576, i32 1}\n"
+                "!2 = !{}\n")
         return (head + f"%Ret = type {_RET_TYPE}\n\n" + self.cold_helpers()
                 + self.memory_helpers() + "\n".join(self.out) + "\n" + tail)
 

@@ -122,6 +122,48 @@ def test_budget_exhausted_inside_a_block_is_exact(budget):
         assert out.compute_units == budget
 
 
+# A loop whose body is two blocks: the header checks the budget for both (the second has
+# one predecessor), with a store in each block and an early exit from the header.
+CHAINED_LOOP = """
+    mov64 r1, 6
+loop:
+    stxb [r10-1], r1
+    jeq r1, 2, done
+    stxb [r10-2], r1
+    add64 r0, r1
+    add64 r1, -1
+    jne r1, 0, loop
+done:
+    exit
+"""
+
+
+def test_a_block_with_one_predecessor_is_checked_by_it():
+    exe = load_program(CHAINED_LOOP, kind="asm", version="v0")
+    ir = lower(exe, exe.verify(), solana_syscalls()).ir
+    checks = {}  # block label -> the budget its check demands
+    label = None
+    for line in ir.splitlines():
+        if line.startswith("pc_"):
+            label = line[:-1]
+        elif "icmp uge" in line and label is not None:
+            checks[label] = int(line.rsplit(", ", 1)[1])
+    # The header (pc 1) demands its own 2 CUs plus the 4 of the body (pc 3), which only
+    # pays; the loop exit (pc 7) has two predecessors and checks for itself.
+    assert checks == {"pc_0": 1, "pc_1": 6, "pc_7": 1}
+
+
+@pytest.mark.parametrize("budget", range(1, 24))
+def test_budget_exhausted_inside_a_covered_block_is_exact(budget):
+    # Every budget ends the run somewhere in the header or the covered body: the hand-over
+    # at the header must leave pc, compute units, registers and both stores exact.
+    out = run_both(CHAINED_LOOP, budget=budget)
+    if out.error is None:
+        assert out.result == 6 + 5 + 4 + 3
+    else:
+        assert out.error.kind == "ExceededMaxInstructions" and out.compute_units == budget
+
+
 def test_fault_in_the_middle_of_a_block_refunds_the_rest():
     src = "mov64 r0, 1\nmov64 r1, 0\ndiv64 r0, r1\nmov64 r0, 2\nmov64 r0, 3\nexit"
     out = run_both(src)
