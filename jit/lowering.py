@@ -67,10 +67,16 @@ _RET = "%Ret"
 # and calls, and rematerialized instead of spilled.
 _INVARIANT = ", !invariant.load !2"
 _REGION_BYTES = abi.NUM_REGION_SLOTS * abi.REGION_WORDS * 8
-_RET_TYPE = "{ i64, i64, i64, i64, i64, i64, i64, i64 }"
-"""What a guest function returns: status, r0..r5, the meter."""
-STATUS_RETURN = 200
-"""Internal status: the guest function returned normally (never leaves ``tbpf_entry``)."""
+_RET_TYPE = "{ i64, i64, i64, i64, i64, i64, i64 }"
+"""What a guest function returns: r0..r5 and the meter (LLVM drops the fields no caller
+reads; three or fewer come back in registers)."""
+_METER = 6
+"""The meter's field in ``%Ret``."""
+LEFT_COMPILED_CODE = (1 << 64) - 1
+"""The meter value of a return that is not the guest's ``exit`` to its caller: the run
+stopped (exit at depth 0, fault, hand-over) and ``ctx`` holds the status and state. A real
+meter never has this value: a function returns normally only to a caller that paid for
+its ``call``, so the budget had at least one unit more than the meter."""
 STATUS_CALLX_MISS = 201
 """Internal status: ``@callx_dispatch`` has no compiled function for the target slot."""
 M64 = (1 << 64) - 1
@@ -470,8 +476,7 @@ class _Lowerer:
             self.label("ret_call")
             agg = f"{_RET} poison"
             returned = self.sets.returned[self.fn_entry]
-            values = [str(STATUS_RETURN)] + [self.load_reg(r) if returned >> r & 1
-                                              else "0" for r in range(6)]
+            values = [self.load_reg(r) if returned >> r & 1 else "0" for r in range(6)]
             rem = self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
             values.append(rem)
@@ -501,11 +506,19 @@ class _Lowerer:
         self.emit(f"{left} = load i64, ptr %rem")
         self.emit(f"{v} = add i64 {left}, %xrefund")
         for word, val in ((abi.CTX_REMAINING, v), (abi.CTX_DEPTH, "%xdepth"),
-                          (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, str(written))):
+                          (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, str(written)),
+                          (abi.CTX_STATUS, "%status")):
             p = self.ctx_ptr(word)
             self.emit(f"store i64 {val}, ptr {p}")
+        self.ret_left()
+
+    def ret_left(self) -> None:
+        """Return "left compiled code" to the caller (the status is in ``ctx``). Zeros, not
+        poison, in the other fields: LLVM may refine a poison field to a live value,
+        which would keep every field alive."""
         out = self.t()
-        self.emit(f"{out} = insertvalue {_RET} zeroinitializer, i64 %status, 0")
+        self.emit(f"{out} = insertvalue {_RET} zeroinitializer, i64 {_i64(LEFT_COMPILED_CODE)}, "
+                  f"{_METER}")
         self.emit(f"ret {_RET} {out}")
 
     def root(self, entry_pc: int) -> None:
@@ -528,11 +541,15 @@ class _Lowerer:
         self.emit(f"switch i64 {pc}, label %other [ {cases} ]")
         for e in entries:
             self.label(f"go_{e}")
-            res, st = self.t(), self.t()
-            self.emit(f"{res} = call fastcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
+            # At depth 0 a function never returns normally (its exit ends the run), so
+            # the status is always in ctx.
+            self.emit(f"call fastcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
                       f"{', '.join(args)}, i64 0)")
-            self.emit(f"{st} = extractvalue {_RET} {res}, 0")
-            self.emit(f"ret i64 {st}")
+            self.emit("br label %done")
+        self.label("done")
+        sp, st = self.ctx_ptr(abi.CTX_STATUS), self.t()
+        self.emit(f"{st} = load i64, ptr {sp}")
+        self.emit(f"ret i64 {st}")
         self.label("other")
         self.emit(f"ret i64 {abi.STATUS_BAIL}")
         self.out.append("}")
@@ -1103,27 +1120,21 @@ class _Lowerer:
 
     def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
         """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
-        st, ok = self.t(), self.t()
-        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
-        self.emit(f"{ok} = icmp eq i64 {st}, {STATUS_RETURN}")
+        rem, ok = self.t(), self.t()
+        self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
+        self.emit(f"{ok} = icmp ne i64 {rem}, {_i64(LEFT_COMPILED_CODE)}")
         self.tmp += 1
         cont, prop = f"k{self.tmp}_{pc}", f"p{self.tmp}_{pc}"
         self.emit(f"br i1 {ok}, label %{cont}, label %{prop}, !prof !1")
         self.label(prop, keep=True)
         self.write_frame(regs, pc)
-        # Only the status travels up (the state is already in ctx), so the other result
-        # fields stay dead for LLVM. Zeros, not poison: LLVM may refine a poison field to
-        # the callee's value, which would make every field live again.
-        up = self.t()
-        self.emit(f"{up} = insertvalue {_RET} zeroinitializer, i64 {st}, 0")
-        self.emit(f"ret {_RET} {up}")
+        # Only "left compiled code" travels up (the state is already in ctx).
+        self.ret_left()
         self.label(cont, keep=True)
         for k in bits(returned):
             v = self.t()
-            self.emit(f"{v} = extractvalue {_RET} {res}, {k + 1}")
+            self.emit(f"{v} = extractvalue {_RET} {res}, {k}")
             self.store_reg(k, v)
-        rem = self.t()
-        self.emit(f"{rem} = extractvalue {_RET} {res}, 7")
         self.emit(f"store i64 {rem}, ptr %rem")
         self.emit(f"br label %{self.goto(pc + 1)}")
 
@@ -1205,7 +1216,12 @@ class _Lowerer:
         args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
         self.emit(f"{res} = call fastcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
                   f"i64 {tpc}, {args})")
-        self.emit(f"{st} = extractvalue {_RET} {res}, 0")
+        left, gone, sp = self.t(), self.t(), self.ctx_ptr(abi.CTX_STATUS)
+        self.emit(f"{left} = extractvalue {_RET} {res}, {_METER}")
+        self.emit(f"{gone} = icmp eq i64 {left}, {_i64(LEFT_COMPILED_CODE)}")
+        self.emit(f"br i1 {gone}, label %{tag}l, label %{tag}j, !prof !0")
+        self.label(f"{tag}l", keep=True)
+        self.emit(f"{st} = load i64, ptr {sp}")
         self.emit(f"{miss} = icmp eq i64 {st}, {STATUS_CALLX_MISS}")
         self.emit(f"br i1 {miss}, label %{tag}i, label %{tag}j, !prof !0")
         # A slot that is not a compiled entry: the interpreter continues there.
@@ -1233,18 +1249,20 @@ class _Lowerer:
             # back as they went in, and the target's unused result fields stay dead (so
             # LLVM can return the rest in registers).
             last = f"{_RET} poison"
-            for k in range(8):
-                if k == 0 or k == 7 or self.sets.returned[t] >> (k - 1) & 1:
+            for k in range(_METER + 1):
+                if k == _METER or self.sets.returned[t] >> k & 1:
                     lines.append(f"  %v{t}_{k} = extractvalue {_RET} %c{t}, {k}")
                     value = f"%v{t}_{k}"
                 else:
-                    value = f"%a{k - 1}"
+                    value = f"%a{k}"
                 lines.append(f"  %s{t}_{k} = insertvalue {last}, i64 {value}, {k}")
                 last = f"{_RET} %s{t}_{k}"
             lines.append(f"  ret {last}")
             self.out.append("\n".join(lines))
-        self.out.append(f"miss:\n  %m = insertvalue {_RET} poison, i64 {STATUS_CALLX_MISS}, 0"
-                        f"\n  ret {_RET} %m\n}}\n")
+        sp = f"getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STATUS}"
+        self.out.append(f"miss:\n  %sp = {sp}\n  store i64 {STATUS_CALLX_MISS}, ptr %sp\n"
+                        f"  %m = insertvalue {_RET} zeroinitializer, "
+                        f"i64 {_i64(LEFT_COMPILED_CODE)}, {_METER}\n  ret {_RET} %m\n}}\n")
 
     def module_text(self) -> str:
         head = (f"; TBPF program {self.exe.digest[:16]} ({self.exe.version.label}): "
