@@ -56,7 +56,8 @@ from tbpf.syscalls import Syscall, SyscallRegistry
 
 from . import abi
 from .provenance import UNKNOWN, guess_regions
-from .regflow import RET_REGS, RegisterSets, analyze, bits, conservative
+from .regflow import (ALL_REGS, FAULTING_ALU, RET_REGS, RegisterSets, analyze, bits,
+                      conservative, insn_defs, site_mask)
 
 __all__ = ["LoweringOptions", "LoweredProgram", "lower", "lowered_forms", "ENTRY_SYMBOL"]
 
@@ -136,6 +137,8 @@ _ALU_BINOP = {Op.ADD: "add", Op.SUB: "sub", Op.MUL: "mul", Op.OR: "or", Op.AND: 
 _SHIFT = {Op.LSH: "shl", Op.RSH: "lshr", Op.ARSH: "ashr"}
 _UDIV = {Op.DIV: "udiv", Op.MOD: "urem", Op.UDIV: "udiv", Op.UREM: "urem"}
 _SDIV = {Op.SDIV: "sdiv", Op.SREM: "srem"}
+# regflow must know every instruction that may stop the run (its site masks are uses).
+assert set(_UDIV) | set(_SDIV) <= FAULTING_ALU
 _ICMP = {Op.JEQ: "eq", Op.JNE: "ne", Op.JGT: "ugt", Op.JGE: "uge", Op.JLT: "ult",
          Op.JLE: "ule", Op.JSGT: "sgt", Op.JSGE: "sge", Op.JSLT: "slt", Op.JSLE: "sle"}
 
@@ -232,7 +235,17 @@ class _Lowerer:
         """Leave the function through its exit block (state written back to ``ctx``),
         giving back ``refund`` compute units (the unexecuted rest of the block)."""
         self.emit("br label %exit")
-        self.exit_in.append((str(status), str(pc), depth, refund, self.cur))
+        self.add_exit(status, pc, depth, refund)
+
+    def add_exit(self, status: int | str, pc: int | str, depth: str = "%depth",
+                 refund: int = 0) -> None:
+        """Record the current block as an edge into the exit block, with the registers
+        this function may have changed by now (what the exit stores, ``site_mask``)."""
+        self.exit_in.append((str(status), str(pc), depth, refund, self.cur, self.site()))
+
+    def site(self) -> int:
+        """The registers stored when the function stops here (:func:`regflow.site_mask`)."""
+        return site_mask(self.defined, self.sets.written[self.fn_entry])
 
     def exit_if(self, cond: str, status: int, pc: int, refund: int) -> None:
         """If ``cond``: leave with ``status`` at ``pc``; else continue in a new block. The
@@ -240,7 +253,7 @@ class _Lowerer:
         self.tmp += 1
         cont = f"c{self.tmp}_{pc}"
         self.emit(f"br i1 {cond}, label %exit, label %{cont}, !prof !0")
-        self.exit_in.append((str(status), str(pc), "%depth", refund, self.cur))
+        self.add_exit(status, pc, "%depth", refund)
         self.label(cont, keep=True)
 
     # --- program structure ----------------------------------------------------------------
@@ -446,8 +459,9 @@ class _Lowerer:
         self.emit(f"{limp} = getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STACK_LIMIT}")
         self.emit(f"{lim} = load i64, ptr {limp}")
         self.emit(f"{low} = icmp ult i64 {spi}, {lim}")
+        self.defined = self.sets.block_may(entry, entry)
         self.emit(f"br i1 {low}, label %exit, label %pc_{entry}, !prof !0")
-        self.exit_in.append((str(abi.STATUS_BAIL), str(entry), "%depth", 0, self.cur))
+        self.add_exit(abi.STATUS_BAIL, entry)
         self.covers = self.meter_covers(entry, blocks)
         count = 0
         for start in blocks:
@@ -472,6 +486,9 @@ class _Lowerer:
             self.emit(f"{z} = icmp eq i64 %depth, 0")
             self.emit(f"br i1 {z}, label %ret_root, label %ret_call")
             self.label("ret_root")
+            # Shared by every exit instruction: store everything the function may change
+            # (regflow counts ``exit`` as a use of all of it).
+            self.defined = ALL_REGS
             self.to_exit(abi.STATUS_EXIT, self.exe.entry_pc)
             self.label("ret_call")
             agg = f"{_RET} poison"
@@ -487,16 +504,20 @@ class _Lowerer:
             self.emit(f"ret {agg}")
         # The exit: write the state back to ctx and return the status.
         self.label("exit")
-        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, _r, lbl in self.exit_in)
-        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, _d, _r, lbl in self.exit_in)
-        depths = ", ".join(f"[ {d}, %{lbl} ]" for _s, _pc, d, _r, lbl in self.exit_in)
-        refunds = ", ".join(f"[ {r}, %{lbl} ]" for _s, _pc, _d, r, lbl in self.exit_in)
+        status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, _r, lbl, _m in self.exit_in)
+        pcs = ", ".join(f"[ {pc}, %{lbl} ]" for _s, pc, _d, _r, lbl, _m in self.exit_in)
+        depths = ", ".join(f"[ {d}, %{lbl} ]" for _s, _pc, d, _r, lbl, _m in self.exit_in)
+        refunds = ", ".join(f"[ {r}, %{lbl} ]" for _s, _pc, _d, r, lbl, _m in self.exit_in)
+        masks = ", ".join(f"[ {m}, %{lbl} ]" for _s, _pc, _d, _r, lbl, m in self.exit_in)
         self.emit(f"%status = phi i64 {status}")
         self.emit(f"%xpc = phi i64 {pcs}")
         self.emit(f"%xdepth = phi i64 {depths}")
         self.emit(f"%xrefund = phi i64 {refunds}")
-        # Only the registers this function may have changed; the engine takes the others
-        # from the callers' frame records (or the initial registers).
+        self.emit(f"%xmask = phi i64 {masks}")
+        # Only the registers this function may have changed by the time it stopped (the
+        # others hold whatever the path left in them, and the mask says to ignore them);
+        # the engine takes the rest from the callers' frame records (or the initial
+        # registers).
         written = self.sets.written[self.fn_entry]
         for r in bits(written):
             v = self.load_reg(r)
@@ -506,7 +527,7 @@ class _Lowerer:
         self.emit(f"{left} = load i64, ptr %rem")
         self.emit(f"{v} = add i64 {left}, %xrefund")
         for word, val in ((abi.CTX_REMAINING, v), (abi.CTX_DEPTH, "%xdepth"),
-                          (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, str(written)),
+                          (abi.CTX_PC, "%xpc"), (abi.CTX_REGMASK, "%xmask"),
                           (abi.CTX_STATUS, "%status")):
             p = self.ctx_ptr(word)
             self.emit(f"store i64 {val}, ptr {p}")
@@ -608,21 +629,25 @@ class _Lowerer:
             ok = self.t()
             self.emit(f"{ok} = icmp uge i64 {have}, {cover}")
             self.emit(f"br i1 {ok}, label %pay_{start}, label %exit, !prof !1")
-            self.exit_in.append((str(abi.STATUS_BAIL), str(start), "%depth", 0, self.cur))
+            self.add_exit(abi.STATUS_BAIL, start)
             self.label(f"pay_{start}", keep=True)
         left = self.t()
         self.emit(f"{left} = sub i64 {have}, {cost}")
         self.emit(f"store i64 {left}, ptr %rem")
 
     def overrun_block(self, n: int) -> None:
+        self.defined = self.sets.block_may(self.fn_entry, n)
         self.meter(n, 1, 1)
         self.to_exit(int(FaultCode.EXECUTION_OVERRUN), n)
 
     def block(self, start: int, end: int, block: list[Insn]) -> None:
         cost = len(block)
+        self.defined = self.sets.block_may(self.fn_entry, start)
         self.meter(start, cost, self.covers.get(start))
+        written = self.sets.written
         for j, insn in enumerate(block):
             self.insn(insn, cost - j - 1)
+            self.defined |= insn_defs(insn, self.calls, written)
         last = block[-1]
         if not self.is_terminator(last):
             self.emit(f"br label %{self.goto(end)}")
@@ -867,7 +892,7 @@ class _Lowerer:
         self.emit(f"{ok} = icmp ne ptr {ptr}, null")
         # On failure the helper has recorded what failed; Python builds the exact error.
         self.emit(f"br i1 {ok}, label %{join}, label %exit, !prof !1")
-        self.exit_in.append((str(abi.STATUS_MEMORY_FAULT), str(pc), "%depth", refund, self.cur))
+        self.add_exit(abi.STATUS_MEMORY_FAULT, pc, "%depth", refund)
         return ptr
 
     def translate_call(self, addr: str, size: int, store: bool, pc: int, refund: int) -> str:
@@ -1091,15 +1116,15 @@ class _Lowerer:
         """Record the frame this call pushed (``r0..r10`` at the call, the return pc and
         which of the registers are this function's own values): written only when the
         run leaves compiled code below it, for the engine to rebuild the VM state."""
-        written = self.sets.written[self.fn_entry]
-        args = ", ".join(f"i64 {regs[r] if written >> r & 1 else 'poison'}" for r in range(11))
-        self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, i64 {written}, {args}, "
+        mask = self.site()
+        args = ", ".join(f"i64 {regs[r] if mask >> r & 1 else 'poison'}" for r in range(11))
+        self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, i64 {mask}, {args}, "
                   f"i64 {pc + 1})")
 
     def call_args(self, need: int) -> tuple[dict[int, str], str, str, str]:
         """Registers the callee needs and this frame's own (for its frame record), the
         callee's r10, its depth and the meter."""
-        wanted = need | self.sets.written[self.fn_entry] | (1 << 10)
+        wanted = need | self.site()
         regs = {r: self.load_reg(r) for r in bits(wanted)}
         r10n, d1, rem = self.t(), self.t(), self.t()
         self.emit(f"{r10n} = add i64 {regs[10]}, {self.frame_bump}")

@@ -12,16 +12,22 @@ masks):
   that ``f`` tail-calls writes (that function returns to ``f``'s caller on ``f``'s
   behalf, so the caller must take those registers from the result).
 * ``returned(f)``: ``written(f) & r0-r5``, the fields of the result a caller reads.
-* ``needed(f)``: ``live-in(f) | written(f)``, the arguments ``f`` actually uses.
-  Written registers are needed because when ``f`` stops (fault, hand-over, exit at
-  depth 0) it stores exactly ``written(f)``; the values of the other registers are
-  still those of its caller, which the caller reports in its frame record on the way
-  out (see :mod:`jit.engine`, which rebuilds the full register file).
+* ``may_in(f)[b]``: registers ``f`` may have changed when block ``b`` starts (forward
+  dataflow; at the entry nothing, or everything ``f`` reports for a function that is
+  tail-called).
+* ``needed(f)``: ``live-in(f)``, the arguments ``f`` actually uses. When ``f`` stops
+  (fault, hand-over, exit at depth 0) or records its frame at a call it stores the
+  registers it may have changed by then, :func:`site_mask`; the values of the other
+  registers are still those of its caller, which the caller reports in its frame
+  record on the way out (see :mod:`jit.engine`, which rebuilds the full register file).
+  Every place where ``f`` may stop or record its frame therefore *uses* its site mask:
+  a register changed on one path to it but not on another arrives as an argument.
 
 Liveness is the usual backward dataflow over the function's blocks; a call uses
 ``needed(callee)`` and defines ``returned(callee)``, a tail call uses ``needed(target)``,
 ``callx`` uses every register and defines r0-r5, a syscall uses r1-r5 and defines r0,
-``exit`` uses ``returned(f)``. The three sets feed each other, so the whole program is
+``exit`` uses ``written(f)``; every block start (a meter check) and every instruction
+that may stop the run (:func:`may_stop`) uses its site mask. The three sets feed each other, so the whole program is
 iterated to a fixed point (sets only grow; at most 11 bits each).
 """
 
@@ -32,13 +38,35 @@ from typing import Callable
 
 from tbpf.isa import Form, Insn, Op
 
-__all__ = ["ALL_REGS", "RET_REGS", "R10_BIT", "RegisterSets", "analyze", "conservative",
-           "bits"]
+__all__ = ["ALL_REGS", "RET_REGS", "R10_BIT", "FAULTING_ALU", "RegisterSets", "analyze",
+           "conservative", "bits", "insn_defs", "may_stop", "site_mask"]
 
 ALL_REGS = (1 << 11) - 1
 RET_REGS = 0x3F            # r0..r5
 R10_BIT = 1 << 10
 _ARGS = 0x3E               # r1..r5
+
+
+FAULTING_ALU = frozenset({Op.DIV, Op.MOD, Op.UDIV, Op.UREM, Op.SDIV, Op.SREM})
+"""ALU operations whose lowering may fault (division by zero, signed overflow)."""
+
+_STOPPING_FORMS = frozenset({Form.LOAD, Form.STORE_IMM, Form.STORE_REG, Form.CALL_IMM,
+                             Form.CALL_REG, Form.EXIT})
+
+
+def may_stop(insn: Insn) -> bool:
+    """Whether the lowering of ``insn`` may leave compiled code or record a frame there
+    (a superset is safe: it only makes more registers arguments)."""
+    spec = insn.spec
+    assert spec is not None
+    if spec.form in _STOPPING_FORMS:
+        return True
+    return spec.form in (Form.ALU_IMM, Form.ALU_REG) and spec.op in FAULTING_ALU
+
+
+def site_mask(may: int, written: int) -> int:
+    """What a function stores when it stops where it may have changed ``may``."""
+    return (may & written) | R10_BIT
 
 
 def bits(mask: int) -> list[int]:
@@ -53,13 +81,37 @@ class RegisterSets:
     written: dict[int, int]
     returned: dict[int, int]
     needed: dict[int, int]
+    may_in: dict[int, dict[int, int]]
+    """Function entry -> block start -> registers possibly changed when it starts."""
+
+    def block_may(self, f: int, block: int) -> int:
+        """``may_in(f)[block]`` (everything for a block the analysis did not see)."""
+        return self.may_in.get(f, {}).get(block, ALL_REGS)
 
 
 def conservative(functions: dict[int, list[int]]) -> RegisterSets:
     """Every function needs, writes and returns everything (the fast tier: no analysis)."""
     return RegisterSets(written={f: ALL_REGS for f in functions},
                         returned={f: RET_REGS for f in functions},
-                        needed={f: ALL_REGS for f in functions})
+                        needed={f: ALL_REGS for f in functions},
+                        may_in={})
+
+
+def insn_defs(insn: Insn, calls: dict[int, tuple[str, object]],
+              written: dict[int, int]) -> int:
+    """Registers ``insn`` changes when control continues after it (the lowering tracks
+    its site masks with this same rule)."""
+    form = insn.spec.form  # type: ignore[union-attr]
+    if form is Form.CALL_IMM:
+        kind, what = calls[insn.pc]
+        if kind == "syscall":
+            return 1
+        if kind == "call" and what in written:
+            return written[what] & RET_REGS  # type: ignore[index]
+        return 0  # never continues
+    if form is Form.CALL_REG:
+        return RET_REGS
+    return _static_use_def(insn)[1]
 
 
 def _static_use_def(insn: Insn) -> tuple[int, int]:
@@ -132,7 +184,9 @@ def analyze(functions: dict[int, list[int]], blocks: dict[int, tuple[int, list[I
         for h in hs:
             tail_callees[h].add(g)
     written = {f: static_defs[f] for f in functions}
-    needed = {f: written[f] for f in functions}
+    # The least fixed point: start from nothing needed and grow (every set only grows).
+    needed = {f: 0 for f in functions}
+    may_in: dict[int, dict[int, int]] = {}
     changed = True
     while changed:
         changed = False
@@ -145,22 +199,53 @@ def analyze(functions: dict[int, list[int]], blocks: dict[int, tuple[int, list[I
             for g in tail_callees[f]:
                 # A tail call does not come back: what g writes, f's caller sees as f's.
                 w |= written[g]
-            n = _live_in(f, functions[f], blocks, successors, entries, calls, written,
-                         needed) | w
-            if w != written[f] or n != needed[f]:
+            if w != written[f]:
                 written[f] = w
+                changed = True
+            # Entered by a tail call, f reports the jumping function's registers too.
+            start = w if tail_callers[f] else 0
+            may_in[f] = _may_in(f, start, functions[f], blocks, successors, entries, calls,
+                                written)
+            n = _live_in(f, functions[f], blocks, successors, entries, calls, written,
+                         needed, may_in[f])
+            if n != needed[f]:
                 needed[f] = n
                 changed = True
     return RegisterSets(written=written,
                         returned={f: w & RET_REGS for f, w in written.items()},
-                        needed=needed)
+                        needed=needed, may_in=may_in)
+
+
+def _may_in(f: int, start: int, fblocks: list[int],
+            blocks: dict[int, tuple[int, list[Insn]]],
+            successors: Callable[[int], list[int]], entries: set[int],
+            calls: dict[int, tuple[str, object]], written: dict[int, int]) -> dict[int, int]:
+    """Registers ``f`` may have changed at each block start (forward, union at joins)."""
+    may = {b: 0 for b in fblocks}
+    may[f] = start
+    members = set(fblocks)
+    changed = True
+    while changed:
+        changed = False
+        for b in fblocks:
+            if b not in blocks:
+                continue
+            out = may[b]
+            for insn in blocks[b][1]:
+                out |= insn_defs(insn, calls, written)
+            for succ in successors(b):
+                if succ in members and (succ == f or succ not in entries):
+                    if may[succ] | out != may[succ]:
+                        may[succ] |= out
+                        changed = True
+    return may
 
 
 def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]]],
              successors: Callable[[int], list[int]], entries: set[int],
              calls: dict[int, tuple[str, object]], written: dict[int, int],
-             needed: dict[int, int]) -> int:
-    returned = written[f] & RET_REGS
+             needed: dict[int, int], may_in: dict[int, int]) -> int:
+    own = written[f]
     live: dict[int, int] = {b: 0 for b in fblocks}
     members = set(fblocks)
     changed = True
@@ -168,7 +253,12 @@ def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]
         changed = False
         for b in reversed(fblocks):
             if b not in blocks:
-                continue  # the overrun block uses nothing
+                # The overrun block only stops (ExecutionOverrun) with its site mask.
+                cur = site_mask(may_in.get(b, ALL_REGS), own)
+                if cur != live[b]:
+                    live[b] = cur
+                    changed = True
+                continue
             out = 0
             for succ in successors(b):
                 if succ in members and (succ == f or succ not in entries):
@@ -178,7 +268,11 @@ def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]
                 else:
                     out |= ALL_REGS
             cur = out
-            for insn in reversed(blocks[b][1]):
+            insns = blocks[b][1]
+            before = [may_in[b]]  # may-changed set in front of each instruction
+            for insn in insns[:-1]:
+                before.append(before[-1] | insn_defs(insn, calls, written))
+            for insn, may in zip(reversed(insns), reversed(before)):
                 form = insn.spec.form  # type: ignore[union-attr]
                 if form is Form.CALL_IMM:
                     kind, what = calls[insn.pc]
@@ -192,10 +286,13 @@ def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]
                 elif form is Form.CALL_REG:
                     cur = ALL_REGS
                 elif form is Form.EXIT:
-                    cur = returned
+                    cur = own  # returns returned(f), or stops at depth 0 storing written(f)
                 else:
                     use, define = _static_use_def(insn)
                     cur = (cur & ~define) | use
+                if may_stop(insn):
+                    cur |= site_mask(may, own)
+            cur |= site_mask(may_in[b], own)  # the meter check at the block start
             if cur != live[b]:
                 live[b] = cur
                 changed = True

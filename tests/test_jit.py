@@ -379,3 +379,43 @@ def test_jit_run_through_the_public_api_and_cli(tmp_path, capsys):
     from tbpf.cli import main
     assert main(["run", str(src), "--engine", "jit", "--json"]) == 0
     assert '"engine": "jit"' in capsys.readouterr().out
+
+
+# A callee that changes r6 on one path only, then stops at a join: the registers it
+# reports must be r6 = 11 (caller's, path not taken) or 22, never a value from the other
+# path. Exercises the optimized tier's per-site register masks (jit.regflow.site_mask);
+# the callee has no exit, so only its stopping sites make r6 an argument.
+ONE_PATH_WRITE = """
+    mov64 r6, 11
+    mov64 r1, {arg}
+    call function_f
+    exit
+function_f:
+    jeq r1, 0, join
+    mov64 r6, 22
+join:
+    mov64 r7, 5
+    ldxdw r0, [r1+0]
+    ja join
+"""
+
+
+@pytest.mark.parametrize("arg", [0, 1])
+@pytest.mark.parametrize("budget", range(1, 10))
+def test_registers_changed_on_one_path_are_exact_where_the_callee_stops(arg, budget):
+    out = run_both(ONE_PATH_WRITE.format(arg=arg), budget=budget)
+    assert out.error is not None
+    if out.error.kind == "AccessViolation":
+        assert out.registers[6] == (11 if arg == 0 else 22) and out.registers[7] == 5
+
+
+def test_registers_a_callee_overwrites_before_it_can_stop_are_not_passed():
+    # function_f sets r0 and r6 before anything that can stop it: the caller passes
+    # neither (poison), only r10 (its frame), the meter and the depth.
+    src = "mov64 r6, 3\ncall function_f\nexit\nfunction_f:\nmov64 r6, 1\nmov64 r0, r6\nexit"
+    exe = load_program(src, kind="asm", version="v0")
+    ir = lower(exe, exe.verify(), solana_syscalls(), LoweringOptions(precise_registers=True)).ir
+    call = next(line for line in ir.splitlines() if "call fastcc %Ret @f_3(" in line)
+    args = [a.strip() for a in call.split("(", 1)[1].rstrip(")").split(",")][2:]
+    assert [a.split()[1] for a in args[:10]] == ["poison"] * 10
+    assert "poison" not in args[10]  # r10
