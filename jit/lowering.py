@@ -79,6 +79,14 @@ stopped (exit at depth 0, fault, hand-over) and ``ctx`` holds the status and sta
 meter never has this value: a function returns normally only to a caller that paid for
 its ``call``, so the budget had at least one unit more than the meter."""
 STATUS_CALLX_MISS = 201
+_IO_WORDS = 12
+"""Fast tier calling convention: a guest function is ``i64 f(ctx, regions, io, depth)``
+where ``io`` holds r0..r10 and the meter on entry and r0..r5 on a normal return; the
+result is the meter (or ``LEFT_COMPILED_CODE``). LLVM's fast instruction selector gives
+up on calls with more than six arguments and on aggregate returns, and the slow one made
+call-heavy programs compile twice as slowly; the optimized tier passes registers as
+arguments (SSA values, most of them dropped by jit.regflow)."""
+_IO_METER = 11
 """Internal status: ``@callx_dispatch`` has no compiled function for the target slot."""
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -178,7 +186,11 @@ class _Lowerer:
         self.out: list[str] = []
         self.tmp = 0
         self.cur = "entry"
-        self.exit_in: list[tuple[str, str, str, int, str]] = []  # status pc depth refund label
+        # status, pc, depth, refund, label, register mask
+        self.exit_in: list[tuple[str, str, str, int, str, int]] = []
+        self.defined = ALL_REGS
+        # The fast tier passes guest registers through memory (see _IO_WORDS).
+        self.mem_abi = not options.precise_registers
         self.cache: dict[int, str] = {}
         self.dirty: set[int] = set()
         self.has_exit = False
@@ -186,6 +198,24 @@ class _Lowerer:
         self.syscall_list: list[Syscall] = []
 
     # --- small emit helpers -------------------------------------------------------------
+    @property
+    def ret_type(self) -> str:
+        """What a compiled guest function returns in this tier's calling convention."""
+        return "i64" if self.mem_abi else _RET
+
+    def io_slot(self, block: str, word: int) -> str:
+        """A pointer to ``word`` of the argument block ``block`` (fast tier)."""
+        p = self.t()
+        self.emit(f"{p} = getelementptr inbounds i64, ptr {block}, i64 {word}")
+        return p
+
+    def fill_io(self, block: str, regs: list[str], rem: str) -> None:
+        """Store r0..r10 (``poison`` entries are skipped) and the meter into ``block``."""
+        for r, v in enumerate(regs):
+            if v != "poison":
+                self.emit(f"store i64 {v}, ptr {self.io_slot(block, r)}")
+        self.emit(f"store i64 {rem}, ptr {self.io_slot(block, _IO_METER)}")
+
     def t(self) -> str:
         self.tmp += 1
         return f"%t{self.tmp}"
@@ -417,6 +447,13 @@ class _Lowerer:
             regs = [self.load_reg(r) if need >> r & 1 else "poison" for r in range(11)]
             rem, res = self.t(), self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
+            if self.mem_abi:
+                # The caller's argument block: the target returns into it on our behalf.
+                self.fill_io("%io", regs, rem)
+                self.emit(f"{res} = tail call fastcc i64 @f_{target}(ptr %ctx, "
+                          f"ptr %regions, ptr %io, i64 %depth)")
+                self.emit(f"ret i64 {res}")
+                continue
             args = ", ".join(f"i64 {v}" for v in regs + [rem])
             self.emit(f"{res} = tail call fastcc {_RET} @f_{target}(ptr %ctx, "
                       f"ptr %regions, {args}, i64 %depth)")
@@ -434,15 +471,25 @@ class _Lowerer:
         self.guesses = (guess_regions(entry, blocks, self.blocks, self.successors,
                                       entry == self.exe.entry_pc)
                         if self.options.precise_registers else {})
-        self.out.append(
-            f"define internal fastcc {_RET} @f_{entry}(ptr noalias %ctx, "
-            f"ptr noalias readonly dereferenceable({_REGION_BYTES}) %regions, "
-            + ", ".join(f"i64 %a{r}" for r in range(11))
-            + ", i64 %rem_in, i64 %depth) nounwind {")
+        regions = f"ptr noalias readonly dereferenceable({_REGION_BYTES}) %regions"
+        if self.mem_abi:
+            self.out.append(f"define internal fastcc i64 @f_{entry}(ptr noalias %ctx, "
+                            f"{regions}, ptr noalias %io, i64 %depth) nounwind {{")
+        else:
+            self.out.append(
+                f"define internal fastcc {_RET} @f_{entry}(ptr noalias %ctx, {regions}, "
+                + ", ".join(f"i64 %a{r}" for r in range(11))
+                + ", i64 %rem_in, i64 %depth) nounwind {")
         self.label("entry")
         for r in range(11):
             self.emit(f"%r{r} = alloca i64")
         self.emit("%rem = alloca i64")
+        if self.mem_abi:
+            # This frame's own argument block for the calls it makes.
+            self.emit(f"%iob = alloca [{_IO_WORDS} x i64]")
+            for r in range(11):
+                self.emit(f"%a{r} = load i64, ptr {self.io_slot('%io', r)}")
+            self.emit(f"%rem_in = load i64, ptr {self.io_slot('%io', _IO_METER)}")
         # Only the registers this function needs: the others are never read (regflow),
         # so their arguments stay unused and LLVM drops them from the signature.
         needed = self.sets.needed[entry]
@@ -454,7 +501,12 @@ class _Lowerer:
         # position that LLVM need not turn into jumps. Below the limit the interpreter
         # takes over.
         sp, spi, limp, lim, low = self.t(), self.t(), self.t(), self.t(), self.t()
-        self.emit(f"{sp} = call ptr @llvm.stacksave.p0()")
+        if self.mem_abi:
+            # The address of a local stands in for the stack pointer (instruction
+            # selection at O0 handles it; llvm.stacksave sends it to the slow selector).
+            sp = "%iob"
+        else:
+            self.emit(f"{sp} = call ptr @llvm.stacksave.p0()")
         self.emit(f"{spi} = ptrtoint ptr {sp} to i64")
         self.emit(f"{limp} = getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STACK_LIMIT}")
         self.emit(f"{lim} = load i64, ptr {limp}")
@@ -491,17 +543,21 @@ class _Lowerer:
             self.defined = ALL_REGS
             self.to_exit(abi.STATUS_EXIT, self.exe.entry_pc)
             self.label("ret_call")
-            agg = f"{_RET} poison"
             returned = self.sets.returned[self.fn_entry]
             values = [self.load_reg(r) if returned >> r & 1 else "0" for r in range(6)]
             rem = self.t()
             self.emit(f"{rem} = load i64, ptr %rem")
-            values.append(rem)
-            for k, v in enumerate(values):
-                nxt = self.t()
-                self.emit(f"{nxt} = insertvalue {agg}, i64 {v}, {k}")
-                agg = f"{_RET} {nxt}"
-            self.emit(f"ret {agg}")
+            if self.mem_abi:
+                for r in bits(returned):
+                    self.emit(f"store i64 {values[r]}, ptr {self.io_slot('%io', r)}")
+                self.emit(f"ret i64 {rem}")
+            else:
+                agg = f"{_RET} poison"
+                for k, v in enumerate(values + [rem]):
+                    nxt = self.t()
+                    self.emit(f"{nxt} = insertvalue {agg}, i64 {v}, {k}")
+                    agg = f"{_RET} {nxt}"
+                self.emit(f"ret {agg}")
         # The exit: write the state back to ctx and return the status.
         self.label("exit")
         status = ", ".join(f"[ {s}, %{lbl} ]" for s, _pc, _d, _r, lbl, _m in self.exit_in)
@@ -537,6 +593,9 @@ class _Lowerer:
         """Return "left compiled code" to the caller (the status is in ``ctx``). Zeros, not
         poison, in the other fields: LLVM may refine a poison field to a live value,
         which would keep every field alive."""
+        if self.mem_abi:
+            self.emit(f"ret i64 {_i64(LEFT_COMPILED_CODE)}")
+            return
         out = self.t()
         self.emit(f"{out} = insertvalue {_RET} zeroinitializer, i64 {_i64(LEFT_COMPILED_CODE)}, "
                   f"{_METER}")
@@ -551,10 +610,16 @@ class _Lowerer:
                         f"ptr noalias nocapture readonly %regions) nounwind {{")
         self.label("entry")
         args = []
+        values = []
         for word in list(range(abi.CTX_REGS, abi.CTX_REGS + 11)) + [abi.CTX_REMAINING]:
             p, v = self.ctx_ptr(word), self.t()
             self.emit(f"{v} = load i64, ptr {p}")
             args.append(f"i64 {v}")
+            values.append(v)
+        if self.mem_abi:
+            self.emit(f"%iob = alloca [{_IO_WORDS} x i64]")
+            self.fill_io("%iob", values[:11], values[11])
+            args = ["ptr %iob"]
         pcp, pc = self.ctx_ptr(abi.CTX_PC), self.t()
         self.emit(f"{pc} = load i64, ptr {pcp}")
         entries = sorted(self.functions)
@@ -564,7 +629,7 @@ class _Lowerer:
             self.label(f"go_{e}")
             # At depth 0 a function never returns normally (its exit ends the run), so
             # the status is always in ctx.
-            self.emit(f"call fastcc {_RET} @f_{e}(ptr %ctx, ptr %regions, "
+            self.emit(f"call fastcc {self.ret_type} @f_{e}(ptr %ctx, ptr %regions, "
                       f"{', '.join(args)}, i64 0)")
             self.emit("br label %done")
         self.label("done")
@@ -993,6 +1058,17 @@ class _Lowerer:
                       f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 %i{k}",
                       f"  store i64 %{name}, ptr %p{k}"]
         frame += ["  ret void", "}", ""]
+        if self.mem_abi:
+            # The fast tier's variant: r0..r9 from the caller's argument block.
+            frame += ["define internal void @tbpf_write_frame_io(ptr noalias %ctx, i64 %depth, "
+                      "i64 %mask, ptr noalias %regs, i64 %r10, i64 %ret) cold noinline "
+                      "nounwind {", "entry:"]
+            for r in range(10):
+                frame += [f"  %q{r} = getelementptr inbounds i64, ptr %regs, i64 {r}",
+                          f"  %r{r} = load i64, ptr %q{r}"]
+            frame += ["  call void @tbpf_write_frame(ptr %ctx, i64 %depth, i64 %mask, "
+                      + ", ".join(f"i64 %r{r}" for r in range(11)) + ", i64 %ret)",
+                      "  ret void", "}", ""]
         return "\n".join(frame) + "\n"
 
     def memory_helpers(self) -> str:
@@ -1117,6 +1193,11 @@ class _Lowerer:
         which of the registers are this function's own values): written only when the
         run leaves compiled code below it, for the engine to rebuild the VM state."""
         mask = self.site()
+        if self.mem_abi:
+            # r0..r9 are already in the argument block (call_args); r10 is this frame's.
+            self.emit(f"call void @tbpf_write_frame_io(ptr %ctx, i64 %depth, i64 {mask}, "
+                      f"ptr %iob, i64 {regs[10]}, i64 {pc + 1})")
+            return
         args = ", ".join(f"i64 {regs[r] if mask >> r & 1 else 'poison'}" for r in range(11))
         self.emit(f"call void @tbpf_write_frame(ptr %ctx, i64 %depth, i64 {mask}, {args}, "
                   f"i64 {pc + 1})")
@@ -1130,6 +1211,9 @@ class _Lowerer:
         self.emit(f"{r10n} = add i64 {regs[10]}, {self.frame_bump}")
         self.emit(f"{d1} = add i64 %depth, 1")
         self.emit(f"{rem} = load i64, ptr %rem")
+        if self.mem_abi:
+            values = [regs.get(r, "poison") for r in range(10)] + [r10n]
+            self.fill_io("%iob", values, rem)
         return regs, r10n, d1, rem
 
     def arg_list(self, need: int, regs: dict[int, str], r10n: str, rem: str, d1: str) -> str:
@@ -1139,6 +1223,10 @@ class _Lowerer:
 
     def invoke(self, target: int, regs: dict[int, str], r10n: str, d1: str, rem: str) -> str:
         res = self.t()
+        if self.mem_abi:
+            self.emit(f"{res} = call fastcc i64 @f_{target}(ptr %ctx, ptr %regions, "
+                      f"ptr %iob, i64 {d1})")
+            return res
         args = self.arg_list(self.sets.needed[target], regs, r10n, rem, d1)
         self.emit(f"{res} = call fastcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
         return res
@@ -1146,7 +1234,10 @@ class _Lowerer:
     def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
         """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
         rem, ok = self.t(), self.t()
-        self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
+        if self.mem_abi:
+            rem = res
+        else:
+            self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
         self.emit(f"{ok} = icmp ne i64 {rem}, {_i64(LEFT_COMPILED_CODE)}")
         self.tmp += 1
         cont, prop = f"k{self.tmp}_{pc}", f"p{self.tmp}_{pc}"
@@ -1158,7 +1249,10 @@ class _Lowerer:
         self.label(cont, keep=True)
         for k in bits(returned):
             v = self.t()
-            self.emit(f"{v} = extractvalue {_RET} {res}, {k}")
+            if self.mem_abi:
+                self.emit(f"{v} = load i64, ptr {self.io_slot('%iob', k)}")
+            else:
+                self.emit(f"{v} = extractvalue {_RET} {res}, {k}")
             self.store_reg(k, v)
         self.emit(f"store i64 {rem}, ptr %rem")
         self.emit(f"br label %{self.goto(pc + 1)}")
@@ -1238,11 +1332,17 @@ class _Lowerer:
         self.to_exit(int(FaultCode.CALL_OUTSIDE_TEXT_SEGMENT), pc, d1, refund)
         self.label(f"{tag}d", keep=True)
         res, st, miss = self.t(), self.t(), self.t()
-        args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
-        self.emit(f"{res} = call fastcc {_RET} @callx_dispatch(ptr %ctx, ptr %regions, "
-                  f"i64 {tpc}, {args})")
+        if self.mem_abi:
+            args = f"ptr %iob, i64 {d1}"
+        else:
+            args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
+        self.emit(f"{res} = call fastcc {self.ret_type} @callx_dispatch(ptr %ctx, "
+                  f"ptr %regions, i64 {tpc}, {args})")
         left, gone, sp = self.t(), self.t(), self.ctx_ptr(abi.CTX_STATUS)
-        self.emit(f"{left} = extractvalue {_RET} {res}, {_METER}")
+        if self.mem_abi:
+            self.emit(f"{left} = add i64 {res}, 0")
+        else:
+            self.emit(f"{left} = extractvalue {_RET} {res}, {_METER}")
         self.emit(f"{gone} = icmp eq i64 {left}, {_i64(LEFT_COMPILED_CODE)}")
         self.emit(f"br i1 {gone}, label %{tag}l, label %{tag}j, !prof !0")
         self.label(f"{tag}l", keep=True)
@@ -1260,6 +1360,19 @@ class _Lowerer:
     def dispatcher(self) -> None:
         """``@callx_dispatch``: one ``switch`` over every compiled entry point, shared by
         all ``callx`` sites; an unknown target returns ``STATUS_CALLX_MISS``."""
+        sp = f"getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STATUS}"
+        if self.mem_abi:
+            self.out.append("define internal fastcc i64 @callx_dispatch(ptr noalias %ctx, "
+                            "ptr noalias readonly %regions, i64 %target, ptr %io, "
+                            "i64 %depth) nounwind {")
+            cases = " ".join(f"i64 {t}, label %to_{t}" for t in self.entry_points)
+            self.out.append(f"entry:\n  switch i64 %target, label %miss [ {cases} ]")
+            for t in self.entry_points:
+                self.out.append(f"to_{t}:\n  %c{t} = tail call fastcc i64 @f_{t}(ptr %ctx, "
+                                f"ptr %regions, ptr %io, i64 %depth)\n  ret i64 %c{t}")
+            self.out.append(f"miss:\n  %sp = {sp}\n  store i64 {STATUS_CALLX_MISS}, ptr %sp\n"
+                            f"  ret i64 {_i64(LEFT_COMPILED_CODE)}\n}}\n")
+            return
         params = ", ".join(f"i64 %a{r}" for r in range(11))
         self.out.append(f"define internal fastcc {_RET} @callx_dispatch(ptr noalias %ctx, "
                         f"ptr noalias readonly %regions, i64 %target, {params}, i64 %rem, "
@@ -1284,7 +1397,6 @@ class _Lowerer:
                 last = f"{_RET} %s{t}_{k}"
             lines.append(f"  ret {last}")
             self.out.append("\n".join(lines))
-        sp = f"getelementptr inbounds i64, ptr %ctx, i64 {abi.CTX_STATUS}"
         self.out.append(f"miss:\n  %sp = {sp}\n  store i64 {STATUS_CALLX_MISS}, ptr %sp\n"
                         f"  %m = insertvalue {_RET} zeroinitializer, "
                         f"i64 {_i64(LEFT_COMPILED_CODE)}, {_METER}\n  ret {_RET} %m\n}}\n")
