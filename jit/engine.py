@@ -807,6 +807,8 @@ class JitEngine:
         self.background = _Background(use_process=not self.config.tier_up_in_process)
         self.tier_up_failures = 0
         self.handovers = 0
+        self.last_handover: tuple[int, int] | None = None
+        """(pc, call depth) of the latest hand-over to the interpreter (diagnostics)."""
         from interp.interpreter import Interpreter
         self.interpreter = Interpreter()
 
@@ -908,6 +910,7 @@ class JitEngine:
             return regs[0]
         if status == abi.STATUS_BAIL:
             self.handovers += 1
+            self.last_handover = (pc, len(frames))
             return self.interpreter.execute(exe, memory, state, ctx, syscalls)
         if status == abi.STATUS_MEMORY_FAULT:
             access = AccessType(int(words[abi.CTX_FAULT_ACCESS]))

@@ -419,3 +419,66 @@ def test_registers_a_callee_overwrites_before_it_can_stop_are_not_passed():
     args = [a.strip() for a in call.split("(", 1)[1].rstrip(")").split(",")][2:]
     assert [a.split()[1] for a in args[:10]] == ["poison"] * 10
     assert "poison" not in args[10]  # r10
+
+
+DEEP_RECURSION = """
+    mov64 r1, 60
+    call function_down
+    exit
+function_down:
+    stxdw [r10-8], r1
+    mov64 r0, 0
+    jeq r1, 0, done
+    add64 r1, -1
+    call function_down
+    ldxdw r1, [r10-8]
+    add64 r0, r1
+done:
+    exit
+"""
+
+
+def test_native_stack_guard_hands_over_at_every_depth():
+    # Compiled guest calls are native calls: when the thread's stack runs low the JIT
+    # must hand the run to the interpreter (never overflow the host stack). Sweep an
+    # artificial stack limit across the whole thread stack so the guard fires before the
+    # first frame, in the middle of the recursion, and never; every run must equal the
+    # interpreter's.
+    import threading
+
+    from jit import engine as jit_engine_module
+    from vmtest import outcome_key
+
+    exe = load_program(DEEP_RECURSION, kind="asm", version="v0")
+    expected = outcome_key(run_executable(exe, engine="interp", budget=10_000))
+    assert expected["result"] == sum(range(61))
+    engines = {tier: JitEngine(JitConfig(tier=tier, cache_dir=None))
+               for tier in ("fast", "optimized")}
+    depths: dict[str, set[int | None]] = {tier: set() for tier in engines}
+    failures: list[str] = []
+    stack_size = 1 << 20
+
+    def sweep() -> None:
+        low = jit_engine_module._thread_stack_low()
+        for margin in range(0, stack_size + 1, 512):
+            jit_engine_module._STACK.limit = low + margin
+            for tier, engine in engines.items():
+                before = engine.handovers
+                key = outcome_key(run_executable(exe, engine=engine, budget=10_000))
+                depth = engine.last_handover[1] if engine.handovers != before else None
+                depths[tier].add(depth)
+                if key != expected:
+                    failures.append(f"{tier} at margin {margin}: {key} != {expected}")
+
+    old = threading.stack_size(stack_size)
+    try:
+        thread = threading.Thread(target=sweep)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old)
+    assert not failures, failures[:3]
+    for tier in engines:
+        # Never, before the first guest call, and at several depths inside the recursion.
+        assert None in depths[tier] and 0 in depths[tier], (tier, depths[tier])
+        assert len(depths[tier] - {None, 0}) >= 3, (tier, depths[tier])
