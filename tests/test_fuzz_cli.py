@@ -85,6 +85,8 @@ def test_a_hang_in_native_code_is_caught_by_the_parent(tmp_path, capsys):
                  "--engine-b", "planted:stall", "--case-timeout", "1"]) == 1
     record = json.loads(next(out.glob("*.json")).read_text())
     assert record["type"] == "hang" and "no progress" in record["crash"]
+    # The watchdog had the stuck worker dump its threads before killing it.
+    assert "planted.py" in record["crash"]
 
 
 def test_seconds_limit(capsys, tmp_path):

@@ -479,7 +479,11 @@ def _worker_main(config: CampaignConfig, wid: int, n_workers: int, first_k: int,
     if fault_log is not None:
         # A segfault in compiled code kills the process: leave its stacks for the parent.
         import faulthandler
-        faulthandler.enable(open(fault_log, "w"), all_threads=True)  # noqa: SIM115
+        log = open(fault_log, "w")  # noqa: SIM115 - lives as long as the worker
+        faulthandler.enable(log, all_threads=True)
+        if hasattr(signal, "SIGUSR1"):
+            # The watchdog asks for every thread's stack before it kills a hung worker.
+            faulthandler.register(signal.SIGUSR1, log, all_threads=True)
     try:
         runner = Runner(config)
     except Exception:  # noqa: BLE001
@@ -635,11 +639,20 @@ def run_campaign(config: CampaignConfig, *, out_dir: Path | None = None,
                                     f"while running case {w.current.value}")
                 elif now - w.heartbeat.value > config.case_timeout + max(2.0, config.case_timeout):
                     # The worker's own timer had its chance (case_timeout): this is a
-                    # hang it cannot see (native code, a blocked signal).
+                    # hang it cannot see (native code, a blocked signal). Ask for its
+                    # threads' stacks first, so the finding says where it was stuck.
+                    stalled = now - w.heartbeat.value
+                    if hasattr(signal, "SIGUSR1") and w.process.pid is not None:
+                        try:
+                            os.kill(w.process.pid, signal.SIGUSR1)
+                            time.sleep(1.0)
+                        except OSError:
+                            pass
                     w.process.kill()
                     w.process.join()
-                    lost_case(w, "hang", f"CaseTimeout: no progress for "
-                                         f"{now - w.heartbeat.value:.0f} s (native hang?)")
+                    stacks = w.native_stacks()
+                    lost_case(w, "hang", (f"{stacks}\n" if stacks else "")
+                              + f"CaseTimeout: no progress for {stalled:.0f} s (native hang?)")
             if on_progress is not None and now - last_progress > 0.25:
                 on_progress(stats, now - begin)
                 last_progress = now
