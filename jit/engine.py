@@ -267,10 +267,10 @@ class _Generation:
         self.id = next(self._ids)
 
     def link(self, obj: bytes) -> tuple[Any, int]:
+        """Link ``obj`` into this LLJIT (the caller holds a reservation: ``reserve``)."""
         cg = codegen()
         with _LLVM_LOCK:
             self.links += 1
-            self.live += 1
             name = f"tbpf_g{self.id}_{self.links}"
             tracker = (cg.llvm.JITLibraryBuilder().add_object_img(obj)
                        .export_symbol(ENTRY_SYMBOL).link(self.lljit, name))
@@ -278,6 +278,12 @@ class _Generation:
         if not address:
             raise JITError("the JIT linker returned no entry address")
         return tracker, int(address)
+
+    def reserve(self) -> None:
+        """Count a program about to be linked here as live, so a generation retired in
+        the meantime is not closed under it (released by ``release``)."""
+        with _LLVM_LOCK:
+            self.live += 1
 
     def release(self) -> None:
         with _LLVM_LOCK:
@@ -298,11 +304,15 @@ class _Linker:
             if gen is None or gen.links >= gen.limit:
                 if gen is not None:
                     gen.retired = True
-                    if gen.live == 0:
-                        gen.live += 1
-                        gen.release()
+                    gen.reserve()
+                    gen.release()  # closes it now if no program is left in it
                 gen = self.current = _Generation(limit)
-        tracker, address = gen.link(obj)
+            gen.reserve()
+        try:
+            tracker, address = gen.link(obj)
+        except BaseException:
+            gen.release()
+            raise
         return tracker, address, gen
 
 

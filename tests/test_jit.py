@@ -482,3 +482,29 @@ def test_native_stack_guard_hands_over_at_every_depth():
         # Never, before the first guest call, and at several depths inside the recursion.
         assert None in depths[tier] and 0 in depths[tier], (tier, depths[tier])
         assert len(depths[tier] - {None, 0}) >= 3, (tier, depths[tier])
+
+
+def test_threads_linking_while_generations_retire():
+    # Two threads compile, run and drop programs while every second link retires the
+    # LLJIT generation: a generation handed to one thread must not be closed by the
+    # other before the link (it is reserved first), and every run stays exact.
+    import threading
+
+    engine = JitEngine(JitConfig(cache_dir=None, tier="fast", max_programs=4,
+                                 links_per_generation=2))
+    errors: list[BaseException] = []
+
+    def churn(base: int) -> None:
+        try:
+            for i in range(base, base + 60):
+                exe = load_program(f"mov64 r0, {i}\nexit")
+                assert run_executable(exe, engine=engine, budget=10).result == i
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(k * 1000,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:1]
