@@ -191,6 +191,7 @@ class Codegen:
         """
         llvm = self.llvm
         with _LLVM_LOCK:
+            _drain_releases()
             try:
                 module = llvm.parse_assembly(ir)
                 module.verify()
@@ -270,6 +271,7 @@ class _Generation:
         """Link ``obj`` into this LLJIT (the caller holds a reservation: ``reserve``)."""
         cg = codegen()
         with _LLVM_LOCK:
+            _drain_releases()
             self.links += 1
             name = f"tbpf_g{self.id}_{self.links}"
             tracker = (cg.llvm.JITLibraryBuilder().add_object_img(obj)
@@ -333,9 +335,29 @@ class _NativeCode:
         del tracker
 
 
+_PENDING_RELEASES: collections.deque[tuple[Any, _Generation]] = collections.deque()
+"""Code whose :class:`_NativeCode` is gone, waiting to be unloaded (``_drain_releases``)."""
+
+
 def _release_code(holder: list[Any], generation: _Generation) -> None:
-    holder.clear()
-    generation.release()
+    """Finalizer of a :class:`_NativeCode`. The garbage collector runs it in whatever
+    thread it likes, possibly inside llvmlite's own lock (it collects there too), so it
+    must not take ``_LLVM_LOCK`` or call LLVM: a finalizer that waited for ``_LLVM_LOCK``
+    while holding llvmlite's lock deadlocked against a thread holding ``_LLVM_LOCK`` and
+    waiting for llvmlite's (found by the fuzzer, ``jit:auto``). It only queues the work;
+    the next link or compile does it under the lock."""
+    _PENDING_RELEASES.append((holder.pop() if holder else None, generation))
+
+
+def _drain_releases() -> None:
+    """Unload queued code and release its generation (the caller holds ``_LLVM_LOCK``)."""
+    while True:
+        try:
+            tracker, generation = _PENDING_RELEASES.popleft()
+        except IndexError:
+            return
+        del tracker  # the code is unloaded first, then its generation may close
+        generation.release()
 
 
 # ======================================================================================

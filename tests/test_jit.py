@@ -508,3 +508,37 @@ def test_threads_linking_while_generations_retire():
     for thread in threads:
         thread.join()
     assert not errors, errors[:1]
+
+
+def test_dropping_compiled_code_inside_llvmlites_lock_never_waits_for_the_jit_lock():
+    # The garbage collector may finalize compiled code in any thread, even one inside
+    # llvmlite's own lock; if that finalizer waited for the JIT's lock, a thread holding
+    # the JIT's lock and calling into llvmlite would deadlock with it (a fuzz worker did).
+    import threading
+
+    from llvmlite.binding import ffi
+
+    from jit.engine import _LLVM_LOCK
+
+    engine = JitEngine(JitConfig(cache_dir=None, tier="fast"))
+    exe = load_program("mov64 r0, 1\nexit")
+    program = engine.program(exe, solana_syscalls())
+    held = [program.code]
+    engine.programs.clear()
+    engine._by_identity.clear()
+    del program
+    finalized = threading.Event()
+
+    def drop_inside_llvmlite_lock() -> None:
+        with ffi.lib._lock:
+            held.clear()  # the last reference: the finalizer runs here, now
+            finalized.set()
+
+    with _LLVM_LOCK:
+        thread = threading.Thread(target=drop_inside_llvmlite_lock)
+        thread.start()
+        ok = finalized.wait(5)
+    thread.join()
+    assert ok, "the finalizer blocked on the JIT lock while holding llvmlite's"
+    # The unload happens at the next link, under the lock; the engine keeps working.
+    assert run_executable(load_program("mov64 r0, 2\nexit"), engine=engine).result == 2
