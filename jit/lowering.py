@@ -1338,10 +1338,11 @@ class _Lowerer:
             args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
         self.emit(f"{res} = call fastcc {self.ret_type} @callx_dispatch(ptr %ctx, "
                   f"ptr %regions, i64 {tpc}, {args})")
-        left, gone, sp = self.t(), self.t(), self.ctx_ptr(abi.CTX_STATUS)
+        gone, sp = self.t(), self.ctx_ptr(abi.CTX_STATUS)
         if self.mem_abi:
-            self.emit(f"{left} = add i64 {res}, 0")
+            left = res  # the result is the meter itself
         else:
+            left = self.t()
             self.emit(f"{left} = extractvalue {_RET} {res}, {_METER}")
         self.emit(f"{gone} = icmp eq i64 {left}, {_i64(LEFT_COMPILED_CODE)}")
         self.emit(f"br i1 {gone}, label %{tag}l, label %{tag}j, !prof !0")
