@@ -26,8 +26,10 @@ masks):
 Liveness is the usual backward dataflow over the function's blocks; a call uses
 ``needed(callee)`` and defines ``returned(callee)``, a tail call uses ``needed(target)``,
 ``callx`` uses every register and defines r0-r5, a syscall uses r1-r5 and defines r0,
-``exit`` uses ``written(f)``; every block start (a meter check) and every instruction
-that may stop the run (:func:`may_stop`) uses its site mask. The three sets feed each other, so the whole program is
+``exit`` uses ``written(f)`` and every block start uses its site mask. That covers every
+place inside a block where the function may stop too: what the block itself defined
+before such a place is defined on every path to it, and the rest was already used at the
+block start. The three sets feed each other, so the whole program is
 iterated to a fixed point (sets only grow; at most 11 bits each).
 """
 
@@ -38,30 +40,13 @@ from typing import Callable
 
 from tbpf.isa import Form, Insn, Op
 
-__all__ = ["ALL_REGS", "RET_REGS", "R10_BIT", "FAULTING_ALU", "RegisterSets", "analyze",
-           "conservative", "bits", "insn_defs", "may_stop", "site_mask"]
+__all__ = ["ALL_REGS", "RET_REGS", "R10_BIT", "RegisterSets", "analyze", "conservative",
+           "bits", "insn_defs", "site_mask"]
 
 ALL_REGS = (1 << 11) - 1
 RET_REGS = 0x3F            # r0..r5
 R10_BIT = 1 << 10
 _ARGS = 0x3E               # r1..r5
-
-
-FAULTING_ALU = frozenset({Op.DIV, Op.MOD, Op.UDIV, Op.UREM, Op.SDIV, Op.SREM})
-"""ALU operations whose lowering may fault (division by zero, signed overflow)."""
-
-_STOPPING_FORMS = frozenset({Form.LOAD, Form.STORE_IMM, Form.STORE_REG, Form.CALL_IMM,
-                             Form.CALL_REG, Form.EXIT})
-
-
-def may_stop(insn: Insn) -> bool:
-    """Whether the lowering of ``insn`` may leave compiled code or record a frame there
-    (a superset is safe: it only makes more registers arguments)."""
-    spec = insn.spec
-    assert spec is not None
-    if spec.form in _STOPPING_FORMS:
-        return True
-    return spec.form in (Form.ALU_IMM, Form.ALU_REG) and spec.op in FAULTING_ALU
 
 
 def site_mask(may: int, written: int) -> int:
@@ -268,11 +253,7 @@ def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]
                 else:
                     out |= ALL_REGS
             cur = out
-            insns = blocks[b][1]
-            before = [may_in[b]]  # may-changed set in front of each instruction
-            for insn in insns[:-1]:
-                before.append(before[-1] | insn_defs(insn, calls, written))
-            for insn, may in zip(reversed(insns), reversed(before)):
+            for insn in reversed(blocks[b][1]):
                 form = insn.spec.form  # type: ignore[union-attr]
                 if form is Form.CALL_IMM:
                     kind, what = calls[insn.pc]
@@ -290,9 +271,9 @@ def _live_in(f: int, fblocks: list[int], blocks: dict[int, tuple[int, list[Insn]
                 else:
                     use, define = _static_use_def(insn)
                     cur = (cur & ~define) | use
-                if may_stop(insn):
-                    cur |= site_mask(may, own)
-            cur |= site_mask(may_in[b], own)  # the meter check at the block start
+            # The meter check at the block start, and (see the module docstring) every
+            # other place in the block where the function may stop.
+            cur |= site_mask(may_in[b], own)
             if cur != live[b]:
                 live[b] = cur
                 changed = True
