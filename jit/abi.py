@@ -20,7 +20,10 @@ word    name                   meaning
 20      ``stack_limit``        lowest native stack address compiled code may use; a guest
                                function entered below it hands the run to the interpreter
 21      ``regmask``            out: which of ``regs`` the stopping function wrote (bit r)
-22..31  reserved
+22      ``status``             out: the status, where guest functions leave it for the
+                               entry (they return only r0-r5 and the meter, and a meter
+                               of ``2**64 - 1`` for "stopped, see ``status``")
+23..31  reserved
 32..    ``frames``             ``max_call_depth`` records of 13 words, written only when a
                                run stops below a call: r0..r10 at the call, the return
                                pc, and a mask of which registers are the caller's own
@@ -49,13 +52,12 @@ import ctypes
 
 __all__ = [
     "CTX_REGS", "CTX_PC", "CTX_REMAINING", "CTX_DEPTH", "CTX_FAULT_ADDR", "CTX_FAULT_SIZE",
-    "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED", "CTX_STACK_LIMIT", "CTX_STATUS",
-    "CTX_REGMASK", "FRAME_RET", "FRAME_MASK",
-    "CTX_FRAMES",
+    "CTX_FAULT_ACCESS", "CTX_SYSCALL_FN", "CTX_RUN_ID", "CTX_SYSCALL_FAILED",
+    "CTX_STACK_LIMIT", "CTX_REGMASK", "CTX_STATUS", "CTX_FRAMES", "FRAME_RET", "FRAME_MASK",
     "FRAME_WORDS", "NUM_REGION_SLOTS", "REGION_WORDS", "REGION_START", "REGION_LOAD_LEN",
-    "REGION_STORE_LEN", "REGION_HOST", "REGION_GAP", "REGION_LIMITS", "limit_word", "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT",
-    "STATUS_SYSCALL_ERROR", "STATUS_INTERNAL", "SYSCALL_CFUNC", "ENTRY_CFUNC", "ctx_words",
-    "ABI_VERSION",
+    "REGION_STORE_LEN", "REGION_HOST", "REGION_GAP", "REGION_LIMITS", "limit_word",
+    "STATUS_EXIT", "STATUS_BAIL", "STATUS_MEMORY_FAULT", "STATUS_SYSCALL_ERROR",
+    "STATUS_INTERNAL", "SYSCALL_CFUNC", "ENTRY_CFUNC", "ctx_words", "ABI_VERSION",
 ]
 
 ABI_VERSION = 7
