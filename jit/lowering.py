@@ -1231,10 +1231,11 @@ class _Lowerer:
 
     def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
         """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
-        rem, ok = self.t(), self.t()
+        ok = self.t()
         if self.mem_abi:
-            rem = res
+            rem = res  # the result is the meter itself
         else:
+            rem = self.t()
             self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
         self.emit(f"{ok} = icmp ne i64 {rem}, {_i64(LEFT_COMPILED_CODE)}")
         self.tmp += 1
