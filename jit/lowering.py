@@ -1229,14 +1229,17 @@ class _Lowerer:
         self.emit(f"{res} = call fastcc {_RET} @f_{target}(ptr %ctx, ptr %regions, {args})")
         return res
 
+    def result_meter(self, res: str) -> str:
+        """The meter a guest function (or the dispatcher) returned in ``res``."""
+        if self.mem_abi:
+            return res  # the fast tier's result is the meter itself
+        rem = self.t()
+        self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
+        return rem
+
     def after_call(self, res: str, regs: dict[int, str], pc: int, returned: int) -> None:
         """Continue at pc + 1 with the callee's r0-r5 and meter, or pass its exit up."""
-        ok = self.t()
-        if self.mem_abi:
-            rem = res  # the result is the meter itself
-        else:
-            rem = self.t()
-            self.emit(f"{rem} = extractvalue {_RET} {res}, {_METER}")
+        ok, rem = self.t(), self.result_meter(res)
         self.emit(f"{ok} = icmp ne i64 {rem}, {_i64(LEFT_COMPILED_CODE)}")
         self.tmp += 1
         cont, prop = f"k{self.tmp}_{pc}", f"p{self.tmp}_{pc}"
@@ -1337,12 +1340,7 @@ class _Lowerer:
             args = self.arg_list((1 << 11) - 1, regs, r10n, rem, d1)
         self.emit(f"{res} = call fastcc {self.ret_type} @callx_dispatch(ptr %ctx, "
                   f"ptr %regions, i64 {tpc}, {args})")
-        gone, sp = self.t(), self.ctx_ptr(abi.CTX_STATUS)
-        if self.mem_abi:
-            left = res  # the result is the meter itself
-        else:
-            left = self.t()
-            self.emit(f"{left} = extractvalue {_RET} {res}, {_METER}")
+        gone, sp, left = self.t(), self.ctx_ptr(abi.CTX_STATUS), self.result_meter(res)
         self.emit(f"{gone} = icmp eq i64 {left}, {_i64(LEFT_COMPILED_CODE)}")
         self.emit(f"br i1 {gone}, label %{tag}l, label %{tag}j, !prof !0")
         self.label(f"{tag}l", keep=True)
